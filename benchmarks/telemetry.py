@@ -1,0 +1,303 @@
+"""Cost of telemetry to training: decisions/s with no subscriber, with the TUI attached, with a stalled subscriber.
+
+    python benchmarks/telemetry.py [--seconds 4] [--repeats 3] [--envs 4] [--work-ms 20]
+
+Drives a loop that makes the trainer's per-decision telemetry calls (set_pending,
+poll, wait_while_paused, take_override, publish_decision, publish_episode,
+publish_stats) around a fixed amount of CPU work standing in for scoring, on the
+toy task. Conditions are interleaved and repeated; the median rate of each is
+compared with the median rate without a subscriber. Last line:
+``RESULT slowdown_pct_attached=<x> slowdown_pct_stalled=<y>``.
+
+``python benchmarks/telemetry.py serve --pub ADDR --control ADDR ...`` runs the same
+loop as a stand-in runtime until killed (the TUI tests use it): it honours
+pause/step/override/mode/save, writes the demonstrations file, and logs every
+skill index the simulator executes (``--actions-log``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from agent_runtime.telemetry import Telemetry  # noqa: E402
+from bridges.toy import PickNamedEnv  # noqa: E402
+
+
+def burn(iterations: int) -> int:
+    """A fixed amount of CPU work (stands in for scoring one environment)."""
+    acc = 0
+    for i in range(iterations):
+        acc += i * i % 7
+    return acc
+
+
+def calibrate(work_ms: float) -> int:
+    """Iterations of ``burn`` that take about ``work_ms`` on this machine now."""
+    if work_ms <= 0:
+        return 0
+    n = 20_000
+    while True:
+        t = time.perf_counter()
+        burn(n)
+        dt = time.perf_counter() - t
+        if dt > 0.05:
+            return max(1, int(n * work_ms / 1000 / dt))
+        n *= 2
+
+
+class LoggedEnv(PickNamedEnv):
+    """The toy env, logging each skill index it executes (what the simulator really ran)."""
+
+    def __init__(self, env_id: int, log, **kw):
+        super().__init__(**kw)
+        self.env_id = env_id
+        self.log = log
+        self.decision = 0
+
+    def step(self, skill: int):
+        if self.log is not None:
+            self.log.write(json.dumps({"env": self.env_id, "step": self.decision, "skill": skill}) + "\n")
+            self.log.flush()
+        return super().step(skill)
+
+
+def mimic_trainer(
+    tel: Telemetry,
+    num_envs: int,
+    iterations: int,
+    seconds: float | None = None,
+    seed: int = 0,
+    actions_log: str | None = None,
+    stats_every: int = 8,
+    ckpt_dir: str | None = None,
+) -> int:
+    """Run decision rounds (for ``seconds``, or forever) and return the number of decisions made."""
+    rng = random.Random(seed)
+    log = open(actions_log, "a") if actions_log else None
+    envs = [LoggedEnv(i, log, num_candidates=4, steps=3, seed=seed + i) for i in range(num_envs)]
+    obs = [e.reset(seed + i) for i, e in enumerate(envs)]
+    ep_return = [0.0] * num_envs
+    ep_len = [0] * num_envs
+    last_reward = [0.0] * num_envs
+    buffer: list[dict] = []  # the rollout buffer's override flags, as the trainer keeps them
+    decisions = rounds = 0
+    end = None if seconds is None else time.perf_counter() + seconds
+    try:
+        while end is None or time.perf_counter() < end:
+            tel.set_pending([{"text": o.text, "skills": o.skills} for o in obs])
+            tel.poll()
+            tel.wait_while_paused()
+            actions = []
+            for i, o in enumerate(obs):
+                burn(iterations)
+                logits = [rng.gauss(0.0, 1.5) for _ in o.skills]
+                mx = max(logits)
+                ex = [math.exp(x - mx) for x in logits]
+                z = sum(ex)
+                probs = [x / z for x in ex]
+                value = rng.uniform(-1, 1)
+                ov = tel.take_override(i, len(o.skills))
+                greedy = bool(tel.greedy)
+                if ov is not None:
+                    action = ov
+                elif greedy:
+                    action = max(range(len(probs)), key=probs.__getitem__)
+                else:
+                    action = rng.choices(range(len(probs)), weights=probs)[0]
+                decisions += 1
+                buffer.append({"env": i, "step": decisions, "action": action, "overridden": ov is not None})
+                if len(buffer) > 4096:
+                    del buffer[:2048]
+                tel.publish_decision(
+                    {
+                        "env": i,
+                        "step": decisions,
+                        "episode_step": ep_len[i],
+                        "text": o.text,
+                        "skills": o.skills,
+                        "probs": probs,
+                        "value": value,
+                        "action": action,
+                        "overridden": buffer[-1]["overridden"],
+                        "reward": last_reward[i],
+                        "greedy": greedy,
+                    }
+                )
+                if ov is not None:
+                    tel.record_override(
+                        {
+                            "env": i,
+                            "step": decisions,
+                            "prompt": o.text,
+                            "skills": o.skills,
+                            "action": action,
+                            "action_text": o.skills[action],
+                            "probs": probs,
+                        }
+                    )
+                envs[i].decision = decisions
+                actions.append(action)
+            for i, a in enumerate(actions):
+                new = envs[i].step(a)
+                ep_return[i] += new.reward
+                ep_len[i] += 1
+                last_reward[i] = new.reward
+                if new.ended:
+                    tel.publish_episode(
+                        {"env": i, "return": ep_return[i], "length": ep_len[i], "success": bool(new.info.get("success")), "decisions": decisions}
+                    )
+                    ep_return[i], ep_len[i] = 0.0, 0
+                    new = envs[i].reset()
+                obs[i] = new
+            rounds += 1
+            if rounds % stats_every == 0:
+                tel.publish_stats(
+                    {
+                        "update": rounds // stats_every,
+                        "decisions": decisions,
+                        "policy_loss": rng.uniform(-0.1, 0.1),
+                        "value_loss": rng.uniform(0, 1),
+                        "kl": rng.uniform(0, 0.02),
+                        "entropy": rng.uniform(1.0, 1.4),
+                        "lr": 1e-4,
+                    }
+                )
+            if tel.save_requested:
+                if ckpt_dir:
+                    Path(ckpt_dir).mkdir(parents=True, exist_ok=True)
+                    (Path(ckpt_dir) / f"step-{decisions}.txt").write_text(str(decisions))
+                tel.save_requested = False
+    finally:
+        if log is not None:
+            log.close()
+    return decisions
+
+
+def serve(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(prog="benchmarks/telemetry.py serve")
+    p.add_argument("--pub", required=True)
+    p.add_argument("--control", required=True)
+    p.add_argument("--demos", default=None)
+    p.add_argument("--actions-log", default=None)
+    p.add_argument("--ckpt-dir", default=None)
+    p.add_argument("--envs", type=int, default=2)
+    p.add_argument("--work-ms", type=float, default=20.0)
+    p.add_argument("--seconds", type=float, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    iterations = calibrate(a.work_ms)
+    with Telemetry(a.pub, a.control, a.demos) as tel:
+        print("READY", flush=True)
+        mimic_trainer(tel, a.envs, iterations, a.seconds, a.seed, a.actions_log, ckpt_dir=a.ckpt_dir)
+
+
+STALLED = """
+import sys, time, zmq
+s = zmq.Context.instance().socket(zmq.SUB)
+s.setsockopt(zmq.RCVHWM, 10)
+s.setsockopt(zmq.SUBSCRIBE, b"")
+s.connect(sys.argv[1])
+print("READY", flush=True)
+time.sleep(3600)  # never reads
+"""
+
+
+def _wait_for_subscriber(pub: str, deadline_s: float = 10.0) -> None:
+    """Wait until a subscriber is really receiving (so 'attached' means attached)."""
+    import zmq
+
+    ctx = zmq.Context.instance()
+    probe = ctx.socket(zmq.SUB)
+    probe.setsockopt(zmq.SUBSCRIBE, b"")
+    probe.setsockopt(zmq.LINGER, 0)
+    probe.connect(pub)
+    try:
+        probe.poll(int(deadline_s * 1000))
+    finally:
+        probe.close(0)
+
+
+def run_condition(name: str, seconds: float, num_envs: int, iterations: int, tmp: str, idx: int) -> float:
+    pub = f"ipc://{tmp}/bench-{idx}-telemetry"
+    ctl = f"ipc://{tmp}/bench-{idx}-control"
+    proc = None
+    with Telemetry(pub, ctl) as tel:
+        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        if name == "attached":
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tui", "--connect", pub, "--control", ctl, "--headless"],
+                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+        elif name == "stalled":
+            proc = subprocess.Popen([sys.executable, "-c", STALLED, pub], env=env, stdout=subprocess.PIPE, text=True)
+            proc.stdout.readline()
+        try:
+            if proc is not None:
+                _wait_for_subscriber(pub)
+                time.sleep(1.5 if name == "attached" else 0.3)  # let the TUI finish starting up
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the {name} subscriber exited early (code {proc.returncode})")
+            t = time.perf_counter()
+            n = mimic_trainer(tel, num_envs, iterations, seconds, seed=idx)
+            rate = n / (time.perf_counter() - t)
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"the {name} subscriber died during the run (code {proc.returncode})")
+        finally:
+            if proc is not None:
+                proc.terminate()
+                try:
+                    proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+    return rate
+
+
+def bench(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(prog="benchmarks/telemetry.py")
+    p.add_argument("--seconds", type=float, default=4.0, help="length of one measurement")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats of each condition")
+    p.add_argument("--envs", type=int, default=4)
+    p.add_argument("--work-ms", type=float, default=20.0, help="CPU work per decision standing in for scoring")
+    a = p.parse_args(argv)
+    iterations = calibrate(a.work_ms)
+    print(f"work per decision: {iterations} iterations (~{a.work_ms:g} ms when calibrated), {a.envs} envs", flush=True)
+    conditions = ["none", "attached", "stalled"]
+    rates: dict[str, list[float]] = {c: [] for c in conditions}
+    with tempfile.TemporaryDirectory(prefix="ar-bench-") as tmp:
+        idx = 0
+        for r in range(a.repeats):
+            order = conditions if r % 2 == 0 else conditions[::-1]
+            for c in order:
+                idx += 1
+                rate = run_condition(c, a.seconds, a.envs, iterations, tmp, idx)
+                rates[c].append(rate)
+                print(f"repeat {r} {c:9s} {rate:8.2f} decisions/s", flush=True)
+    med = {c: statistics.median(v) for c, v in rates.items()}
+    for c in conditions:
+        print(f"median {c:9s} {med[c]:8.2f} decisions/s  (runs: {', '.join(f'{x:.2f}' for x in rates[c])})")
+
+    def slowdown(c: str) -> float:
+        return 100.0 * (med["none"] - med[c]) / med["none"]
+
+    print(f"RESULT slowdown_pct_attached={slowdown('attached'):.2f} slowdown_pct_stalled={slowdown('stalled'):.2f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "serve":
+        serve(sys.argv[2:])
+    else:
+        bench(sys.argv[1:])

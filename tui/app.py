@@ -1,0 +1,510 @@
+"""The Textual app: watch a running runtime and steer it (pause, step, override, greedy, save).
+
+``python -m tui --connect tcp://127.0.0.1:5560`` (or ``agent-runtime tui --connect ...``).
+It subscribes to the runtime's telemetry socket and sends commands to its control
+socket; attaching or quitting never disturbs the run. Standard library, pyzmq,
+msgpack and textual only: no torch, no ``agent_runtime``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import zmq
+from rich.table import Table
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Footer, Sparkline, Static
+
+from tui import wire
+
+BAR_WIDTH = 20
+APPLY_INTERVAL_S = 0.1  # telemetry is applied to the screen at most 10 times a second
+CURVE_POINTS = 400
+
+
+def prob_bar(p: float, width: int = BAR_WIDTH) -> str:
+    """A bar of ``width`` cells, filled in eighths of a cell."""
+    p = min(max(float(p), 0.0), 1.0)
+    eighths = round(p * width * 8)
+    full, part = divmod(eighths, 8)
+    bar = "█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")
+    return bar + "·" * (width - len(bar))
+
+
+class EnvPanel(Vertical, can_focus=True):
+    """One environment: observation, a bar per valid skill, value, last reward; picks overrides."""
+
+    BINDINGS = [
+        Binding("up", "move(-1)", "skill", key_display="↑↓"),
+        Binding("down", "move(1)", "next skill", show=False),
+        Binding("1", "pick(0)", "pick", key_display="1-9"),
+        *[Binding(str(d), f"pick({d - 1})", show=False) for d in range(2, 10)],
+        Binding("enter", "confirm", "override"),
+        Binding("escape", "cancel", "clear pick", show=False),
+    ]
+
+    def __init__(self, env: int):
+        super().__init__(id=f"env-{env}", classes="env")
+        self.env = env
+        self.decision: dict[str, Any] | None = None
+        self.pending: dict[str, Any] | None = None
+        self.paused = False
+        self.selected: int | None = None
+        self.queued: int | None = None  # an override the runtime has accepted and not used yet
+
+    def compose(self) -> ComposeResult:
+        yield Static(id=f"title-{self.env}", classes="env-title")
+        yield Static(id=f"obs-{self.env}", classes="obs")
+        yield Static(id=f"skills-{self.env}", classes="skills")
+        yield Static(id=f"meta-{self.env}", classes="meta")
+
+    # what the panel is about: the pending observation while paused, else the last decision
+    def showing_pending(self) -> bool:
+        if not (self.paused and self.pending):
+            return False
+        return self.decision is None or self.pending.get("step", 0) >= self.decision.get("step", 0)
+
+    def current(self) -> dict[str, Any]:
+        if self.showing_pending():
+            return self.pending or {}
+        return self.decision or {}
+
+    def skills(self) -> list[str]:
+        return list(self.current().get("skills") or [])
+
+    def shown_probs(self) -> list[float] | None:
+        """The probabilities drawn on screen (None when the shown observation is not scored yet)."""
+        probs = self.current().get("probs")
+        return [float(p) for p in probs] if probs else None
+
+    def refresh_view(self) -> None:
+        cur = self.current()
+        pending = self.showing_pending()
+        d = self.decision or {}
+        if pending:
+            title = f"env {self.env} · next decision (paused) · after step {cur.get('step', '?')}"
+        elif d:
+            mode = "greedy" if d.get("greedy") else "sampled"
+            title = f"env {self.env} · step {d.get('step', '?')} · episode step {d.get('episode_step', '?')} · {mode}"
+        else:
+            title = f"env {self.env} · waiting for a decision"
+        self.query_one(f"#title-{self.env}", Static).update(Text(title, style="bold"))
+        self.query_one(f"#obs-{self.env}", Static).update(Text(str(cur.get("text", ""))))
+
+        skills = self.skills()
+        probs = self.shown_probs()
+        action = None if pending else cur.get("action")
+        table = Table.grid(padding=(0, 1), expand=True)
+        table.add_column(width=2)
+        table.add_column(width=2, justify="right")
+        table.add_column(ratio=1, overflow="fold")
+        table.add_column(width=BAR_WIDTH)
+        table.add_column(width=6, justify="right")
+        for i, s in enumerate(skills):
+            mark, style = "  ", ""
+            if i == action:
+                mark = "★ " if cur.get("overridden") else "✓ "
+                style = "bold yellow" if cur.get("overridden") else "bold green"
+            if i == self.queued:
+                mark, style = "⇒ ", "bold magenta"
+            if i == self.selected:
+                style = (style + " reverse").strip()
+            p = probs[i] if probs and i < len(probs) else None
+            table.add_row(
+                mark,
+                str(i + 1),
+                Text(s, style=style),
+                Text(prob_bar(p), style="cyan") if p is not None else Text("not scored", style="dim"),
+                f"{100 * p:5.1f}%" if p is not None else "",
+            )
+        self.query_one(f"#skills-{self.env}", Static).update(table)
+
+        meta = Text()
+        if d and pending:
+            a = d.get("action")
+            ds = d.get("skills") or []
+            dp = d.get("probs") or []
+            if isinstance(a, int) and a < len(ds):
+                p = f" (p {100 * float(dp[a]):.1f}%)" if a < len(dp) else ""
+                flag = " ★ overridden" if d.get("overridden") else ""
+                meta.append(f"last decision (step {d.get('step', '?')}): {a + 1} {ds[a]}{p}{flag}\n", style="dim")
+        if d:
+            value = d.get("value")
+            meta.append(f"V = {value:+.3f}" if isinstance(value, (int, float)) else "V = ?", style="bold")
+            reward = d.get("reward")
+            meta.append(f"   last reward {reward:+.2f}" if isinstance(reward, (int, float)) else "   last reward ?")
+            if d.get("overridden"):
+                meta.append("   OVERRIDDEN", style="bold yellow")
+        if self.queued is not None:
+            meta.append(f"   override queued: skill {self.queued + 1}", style="bold magenta")
+        elif self.selected is not None:
+            hint = "" if pending else " (applies to the next decision)"
+            meta.append(f"   picked skill {self.selected + 1}: Enter to override{hint}", style="magenta")
+        self.query_one(f"#meta-{self.env}", Static).update(meta)
+
+    def action_move(self, delta: int) -> None:
+        n = len(self.skills())
+        if n == 0:
+            return
+        if self.selected is None:
+            self.selected = 0 if delta > 0 else n - 1
+        else:
+            self.selected = (self.selected + delta) % n
+        self.refresh_view()
+
+    def action_pick(self, index: int) -> None:
+        if index < len(self.skills()):
+            self.selected = index
+            self.refresh_view()
+        else:
+            self.app.notify(f"env {self.env} has {len(self.skills())} skills; no skill {index + 1}", severity="warning")
+
+    def action_cancel(self) -> None:
+        self.selected = None
+        self.refresh_view()
+
+    def action_confirm(self) -> None:
+        if self.selected is None:
+            self.app.notify("pick a skill first (arrow or number keys)", severity="warning")
+            return
+        self.app.send_command({"cmd": "override", "env": self.env, "skill": self.selected})  # type: ignore[attr-defined]
+
+
+class RuntimeApp(App):
+    """Attach to a runtime's telemetry/control sockets."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "agent-runtime"
+    BINDINGS = [
+        Binding("p", "toggle_pause", "pause"),
+        Binding("s", "step", "step"),
+        Binding("g", "toggle_greedy", "greedy"),
+        Binding("c", "save", "save"),
+        Binding("tab", "focus_next", "next env", show=False),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, connect: str = wire.DEFAULT_TELEMETRY_ADDR, control: str | None = None, timeout: float = 3.0):
+        super().__init__()
+        self.connect = connect
+        self.control = control or wire.control_address_for(connect)
+        self._control_explicit = control is not None
+        self.timeout = timeout
+        self.runtime_state: dict[str, Any] = {}
+        self.stats: dict[str, Any] = {}
+        self.episodes: deque[tuple[float, float, Any]] = deque(maxlen=5000)  # (decisions, return, success)
+        self.panels: dict[int, EnvPanel] = {}
+        self.connected = False
+        self.last_message = 0.0
+        self.replies: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (command, reply), for tests and logs
+        self.messages_seen = 0
+        self._stop = threading.Event()
+        self._started = time.monotonic()
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="banner")
+        yield Static(id="status")
+        yield VerticalScroll(id="envs")
+        with Vertical(id="curve-box"):
+            yield Static(id="curve-title")
+            yield Sparkline([], id="curve", summary_function=max)
+            yield Static(id="stats")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#curve-box").border_title = "learning curve: episode return"
+        self._refresh_status()
+        self._refresh_curve()
+        self.set_interval(0.5, self._check_alive)
+        self.run_worker(self._receive, thread=True, name="telemetry", exit_on_error=False)
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+
+    # ------------------------------------------------------------------ telemetry in
+
+    def _receive(self) -> None:
+        """Worker thread: read telemetry, fold it into a batch, hand the batch over at most 10 times a second."""
+        ctx = zmq.Context.instance()
+        sock = ctx.socket(zmq.SUB)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RCVHWM, 1000)
+        sock.setsockopt(zmq.SUBSCRIBE, b"")
+        sock.connect(self.connect)
+        batch = _Batch()
+        last_apply = 0.0
+        try:
+            while not self._stop.is_set():
+                if sock.poll(50, zmq.POLLIN):
+                    for _ in range(2000):
+                        try:
+                            topic, data = sock.recv_multipart(zmq.NOBLOCK)
+                        except zmq.Again:
+                            break
+                        except ValueError:
+                            continue  # not two frames: not ours
+                        try:
+                            batch.add(topic, wire.unpack(data))
+                        except Exception:
+                            continue
+                now = time.monotonic()
+                if batch.count and now - last_apply >= APPLY_INTERVAL_S:
+                    last_apply = now
+                    ready, batch = batch, _Batch()
+                    if self._stop.is_set():
+                        break
+                    self.call_from_thread(self._apply, ready)
+        finally:
+            sock.close(0)
+
+    def _apply(self, batch: _Batch) -> None:
+        was_connected = self.connected
+        self.last_message = time.monotonic()
+        self.connected = True
+        self.messages_seen += batch.count
+        if batch.state is not None:
+            self.runtime_state = batch.state
+            if not self._control_explicit and batch.state.get("control"):
+                self.control = wire.connectable(batch.state["control"], wire.host_of(self.connect))
+        if batch.stats is not None:
+            self.stats = batch.stats
+        for ep in batch.episodes:
+            self.episodes.append((float(ep.get("decisions") or 0), float(ep.get("return") or 0.0), ep.get("success")))
+        for env, msg in batch.pending.items():
+            self._panel(env).pending = msg
+        for env, msg in batch.decisions.items():
+            panel = self._panel(env)
+            panel.decision = msg
+            if panel.queued is not None and msg.get("overridden"):
+                panel.queued = None
+                panel.selected = None
+        if not was_connected:
+            self._refresh_banner()
+            self.send_command({"cmd": "status"}, quiet=True)
+        self._sync_panels()
+        self._refresh_status()
+        if batch.episodes or batch.stats is not None:
+            self._refresh_curve()
+
+    def _panel(self, env: int) -> EnvPanel:
+        panel = self.panels.get(env)
+        if panel is None:
+            panel = EnvPanel(env)
+            self.panels[env] = panel
+            envs = self.query_one("#envs")
+            later = [p for e, p in sorted(self.panels.items()) if e > env and p.parent is not None]
+            envs.mount(panel, before=later[0] if later else None)
+            if self.focused is None or not isinstance(self.focused, EnvPanel):
+                self.call_after_refresh(panel.focus)
+        return panel
+
+    def _sync_panels(self) -> None:
+        paused = bool(self.runtime_state.get("paused"))
+        queued = {e: s for e, s in self.runtime_state.get("overrides", [])}
+        for env, panel in self.panels.items():
+            panel.paused = paused
+            if "overrides" in self.runtime_state:
+                panel.queued = queued.get(env)
+            if panel.is_mounted:
+                panel.refresh_view()
+
+    def _check_alive(self) -> None:
+        since = self.last_message or self._started
+        if self.connected and time.monotonic() - since > self.timeout:
+            self.connected = False
+        self._refresh_banner()
+        self._refresh_status()
+
+    # ------------------------------------------------------------------ drawing
+
+    def banner_text(self) -> str:
+        if self.connected:
+            return ""
+        if time.monotonic() - (self.last_message or self._started) <= self.timeout:
+            return ""
+        return f"no runtime at {self.connect} (no telemetry for {self.timeout:g} s) — retrying…"
+
+    def _refresh_banner(self) -> None:
+        banner = self.query_one("#banner", Static)
+        text = self.banner_text()
+        banner.update(text)
+        banner.display = bool(text)
+
+    def status_text(self) -> str:
+        st = self.runtime_state
+        if not self.connected:
+            link = "waiting" if not self.last_message else "lost"
+            return f"{self.connect}: {link}"
+        run = "PAUSED" if st.get("paused") else "running"
+        greedy = st.get("greedy")
+        mode = "greedy" if greedy else ("sampling" if greedy is False else "sampling (default)")
+        steps = [p.decision.get("step", 0) for p in self.panels.values() if p.decision]
+        decisions = max([st.get("decisions") or 0, *steps])
+        parts = [f"{self.connect}", run, mode, f"decisions {decisions}", f"envs {max(st.get('num_envs') or 0, len(self.panels))}"]
+        if st.get("save_requested"):
+            parts.append("checkpoint requested")
+        if st.get("last_error"):
+            parts.append(f"! {st['last_error']}")
+        return " · ".join(parts)
+
+    def _refresh_status(self) -> None:
+        self.query_one("#status", Static).update(Text(self.status_text(), style="bold"))
+
+    def _refresh_curve(self) -> None:
+        returns = [r for _, r, _ in self.episodes]
+        smooth = _moving_average(returns, window=max(1, len(returns) // 50))[-CURVE_POINTS:]
+        self.query_one("#curve", Sparkline).data = smooth or [0.0]
+        if returns:
+            recent = returns[-20:]
+            wins = [s for _, _, s in list(self.episodes)[-20:] if s is not None]
+            title = (
+                f"{len(returns)} episodes over {int(self.episodes[-1][0])} decisions · "
+                f"mean return (last {len(recent)}) {sum(recent) / len(recent):+.3f}"
+                + (f" · success {100 * sum(map(bool, wins)) / len(wins):.0f}%" if wins else "")
+                + f" · range [{min(returns):+.2f}, {max(returns):+.2f}]"
+            )
+        else:
+            title = "no finished episode yet"
+        self.query_one("#curve-title", Static).update(title)
+        s = self.stats
+        if s:
+            keys = [k for k in ("update", "policy_loss", "value_loss", "kl", "entropy", "lr", "episode_return_mean", "success_rate") if k in s]
+            keys += [k for k in s if k not in keys and isinstance(s[k], (int, float)) and k != "decisions"][:4]
+            self.query_one("#stats", Static).update("  ".join(f"{k} {_fmt(s[k])}" for k in keys))
+
+    # ------------------------------------------------------------------ control out
+
+    def send_command(self, cmd: dict[str, Any], quiet: bool = False) -> None:
+        """Send a control command on a worker thread; the reply is shown as a notification."""
+        client = wire.ControlClient(self.control, timeout=2.0)
+
+        def work() -> None:
+            reply = client.request(cmd)
+            if not self._stop.is_set():
+                self.call_from_thread(self._on_reply, cmd, reply, quiet)
+
+        self.run_worker(work, thread=True, name=f"control-{cmd.get('cmd')}", exit_on_error=False)
+
+    def _on_reply(self, cmd: dict[str, Any], reply: dict[str, Any], quiet: bool) -> None:
+        self.replies.append((cmd, reply))
+        if reply.get("state"):
+            self.runtime_state = reply["state"]
+        name = cmd.get("cmd")
+        if not reply.get("ok"):
+            self.notify(f"{name}: {reply.get('error', 'refused')}", severity="error")
+        else:
+            if name == "status":
+                self._load_history(reply)
+            if name == "override":
+                panel = self.panels.get(cmd["env"])
+                if panel is not None:
+                    panel.queued = cmd["skill"]
+            if not quiet:
+                self.notify(_describe(cmd))
+        self._sync_panels()
+        self._refresh_status()
+
+    def _load_history(self, reply: dict[str, Any]) -> None:
+        if not self.episodes:
+            for dec, ret, succ in reply.get("episodes") or []:
+                self.episodes.append((float(dec or 0), float(ret or 0.0), succ))
+        for env, msg in (reply.get("last_decisions") or {}).items():
+            panel = self._panel(int(env))
+            if panel.decision is None:
+                panel.decision = msg
+        if reply.get("last_stats") and not self.stats:
+            self.stats = reply["last_stats"]
+        self._refresh_curve()
+
+    def action_toggle_pause(self) -> None:
+        self.send_command({"cmd": "resume" if self.runtime_state.get("paused") else "pause"})
+
+    def action_step(self) -> None:
+        self.send_command({"cmd": "step"})
+
+    def action_toggle_greedy(self) -> None:
+        self.send_command({"cmd": "mode", "greedy": not bool(self.runtime_state.get("greedy"))})
+
+    def action_save(self) -> None:
+        self.send_command({"cmd": "save"})
+
+
+class _Batch:
+    """Telemetry folded between two screen updates: the latest per env, every episode."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.decisions: dict[int, dict[str, Any]] = {}
+        self.pending: dict[int, dict[str, Any]] = {}
+        self.episodes: list[dict[str, Any]] = []
+        self.stats: dict[str, Any] | None = None
+        self.state: dict[str, Any] | None = None
+
+    def add(self, topic: bytes, msg: Any) -> None:
+        if not isinstance(msg, dict):
+            return
+        self.count += 1
+        env = msg.get("env", 0)
+        if topic == wire.TOPIC_DECISION and isinstance(env, int):
+            self.decisions[env] = msg
+        elif topic == wire.TOPIC_PENDING and isinstance(env, int):
+            self.pending[env] = msg
+        elif topic == wire.TOPIC_EPISODE:
+            self.episodes.append(msg)
+        elif topic == wire.TOPIC_STATS:
+            self.stats = msg
+        elif topic == wire.TOPIC_HEARTBEAT:
+            self.state = msg
+
+
+def _describe(cmd: dict[str, Any]) -> str:
+    name = cmd.get("cmd")
+    if name == "override":
+        return f"override queued: env {cmd['env']} → skill {cmd['skill'] + 1}"
+    if name == "mode":
+        return "greedy decisions" if cmd.get("greedy") else "sampled decisions"
+    if name == "save":
+        return "checkpoint requested"
+    return {"pause": "paused", "resume": "resumed", "step": "one decision round"}.get(str(name), str(name))
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
+    return str(v)
+
+
+def _moving_average(xs: list[float], window: int) -> list[float]:
+    out, acc = [], 0.0
+    for i, x in enumerate(xs):
+        acc += x
+        if i >= window:
+            acc -= xs[i - window]
+        out.append(acc / min(i + 1, window))
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="agent-runtime tui", description="Attach to a running agent-runtime.")
+    p.add_argument("--connect", default=wire.DEFAULT_TELEMETRY_ADDR, metavar="ADDR", help="the runtime's telemetry address (default %(default)s)")
+    p.add_argument("--control", default=None, metavar="ADDR", help="the runtime's control address (default: the telemetry port + 1, or what the runtime announces)")
+    p.add_argument("--timeout", type=float, default=3.0, metavar="S", help="seconds without telemetry before 'no runtime' is shown (default %(default)s)")
+    p.add_argument("--headless", action="store_true", help=argparse.SUPPRESS)  # benchmarks: run without a terminal
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``agent-runtime tui`` and ``python -m tui``."""
+    args = build_parser().parse_args(argv)
+    if args.timeout <= 0:
+        raise SystemExit(f"--timeout must be > 0, got {args.timeout}")
+    app = RuntimeApp(connect=args.connect, control=args.control, timeout=args.timeout)
+    app.run(headless=args.headless)
+    return 0
