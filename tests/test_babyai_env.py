@@ -259,3 +259,18 @@ def test_served_by_a_real_bridge_process(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_configs_pass_the_runtime_schema():
+    config = pytest.importorskip("agent_runtime.config")
+    for path in CONFIGS:
+        cfg = config.load_config(str(path))
+        assert cfg.env.bridge == "babyai" and cfg.prompt.template == "{text}"
+        assert cfg.scoring.normalization == "sum"  # GLAM sums the action tokens' log-probs
+
+
+def test_bridge_does_not_import_torch_or_the_runtime():
+    code = ("import sys, bridges.babyai.env; "
+            "bad = [m for m in ('torch', 'agent_runtime') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)

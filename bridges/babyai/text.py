@@ -145,7 +145,7 @@ def _where(lex: Lexicon, side: str) -> str:
     return side
 
 
-def describe_view(image: np.ndarray, lex: Lexicon) -> list[str]:
+def describe_view(image: np.ndarray | Sequence, lex: Lexicon) -> list[str]:
     """GLAM's descriptions of an encoded egocentric view (width x height x 3).
 
     The agent stands at (width // 2, height - 1) looking towards row 0; the cell
@@ -153,28 +153,28 @@ def describe_view(image: np.ndarray, lex: Lexicon) -> list[str]:
     the walls straight ahead / left / right (only when nothing stands between),
     then every seen object column by column, far to near.
     """
-    w, h = image.shape[0], image.shape[1]
+    cells = image.tolist() if isinstance(image, np.ndarray) else image  # plain ints: fast to read
+    w, h = len(cells), len(cells[0])
     ax, ay = w // 2, h - 1
-    types = image[:, :, 0]
     out: list[str] = []
 
-    carried = image[ax, ay]
-    if int(carried[0]) in CARRIABLE:
-        noun, color = IDX_TO_OBJECT[int(carried[0])], IDX_TO_COLOR.get(int(carried[1]), "")
+    ct, cc, _ = cells[ax][ay]
+    if ct in CARRIABLE:
+        noun, color = IDX_TO_OBJECT[ct], IDX_TO_COLOR.get(cc, "")
         if lex.french:
             out.append(f"Tu portes une {lex.noun(noun)} {lex.color(color)}")
         else:
             out.append(f"You carry a {lex.color(color)} {lex.noun(noun)}")
 
     # A wall is named only if it is the first thing seen along the straight line.
-    for side, cells in (
+    for side, line in (
         ("forward", ((ax, j) for j in range(ay - 1, -1, -1))),
         ("left", ((i, ay) for i in range(ax - 1, -1, -1))),
         ("right", ((i, ay) for i in range(ax + 1, w))),
     ):
-        for i, j in cells:
-            t = int(types[i, j])
-            if t in (_UNSEEN, _EMPTY):
+        for i, j in line:
+            t = cells[i][j][0]
+            if t == _UNSEEN or t == _EMPTY:
                 continue
             if t == _WALL:
                 n = (ay - j) if side == "forward" else abs(i - ax)
@@ -184,35 +184,37 @@ def describe_view(image: np.ndarray, lex: Lexicon) -> list[str]:
                     out.append(f"You see a wall {_steps(n, side, lex)}")
             break
 
-    xs, ys = np.nonzero(types > _WALL)  # C order: column by column, far to near
-    for i, j in zip(xs.tolist(), ys.tolist()):
-        if i == ax and j == ay:
-            continue
-        t, c, s = (int(v) for v in image[i, j])
-        noun = IDX_TO_OBJECT.get(t, str(t))
-        color = IDX_TO_COLOR.get(c, "")
-        dx, dy = i - ax, ay - j
-        side = "right" if dx > 0 else "left"
-        if dx == 0:
-            parts = [_steps(dy, _where(lex, "forward"), lex)]
-        elif dy == 0:
-            parts = [_steps(abs(dx), _where(lex, side), lex)]
-        else:
-            parts = [_steps(abs(dx), _where(lex, side), lex), _steps(dy, _where(lex, "forward"), lex)]
-        where = (" et " if lex.french else " and ").join(parts)
-        if lex.french:
-            what = f"une {lex.noun(noun)} {lex.color(color)}"
-            if t == _DOOR:
-                what += f" {lex.state(IDX_TO_STATE.get(s, 'closed'))}"
-            out.append(f"Tu vois {what} {where}")
-        else:
-            if t == _DOOR:
-                state = IDX_TO_STATE.get(s, "closed")
-                art = "an" if state == "open" else "a"
-                what = f"{art} {state} {lex.color(color)} {lex.noun(noun)}"
+    # Column by column (left to right), far to near, as BabyAI-Text lists them.
+    for i in range(w):
+        column = cells[i]
+        for j in range(h):
+            t, c, s = column[j]
+            if t <= _WALL or (i == ax and j == ay):
+                continue
+            noun = IDX_TO_OBJECT.get(t, str(t))
+            color = IDX_TO_COLOR.get(c, "")
+            dx, dy = i - ax, ay - j
+            side = "right" if dx > 0 else "left"
+            if dx == 0:
+                parts = [_steps(dy, _where(lex, "forward"), lex)]
+            elif dy == 0:
+                parts = [_steps(abs(dx), _where(lex, side), lex)]
             else:
-                what = f"a {lex.color(color)} {lex.noun(noun)}"
-            out.append(f"You see {what} {where}")
+                parts = [_steps(abs(dx), _where(lex, side), lex), _steps(dy, _where(lex, "forward"), lex)]
+            where = (" et " if lex.french else " and ").join(parts)
+            if lex.french:
+                what = f"une {lex.noun(noun)} {lex.color(color)}"
+                if t == _DOOR:
+                    what += f" {lex.state(IDX_TO_STATE.get(s, 'closed'))}"
+                out.append(f"Tu vois {what} {where}")
+            else:
+                if t == _DOOR:
+                    state = IDX_TO_STATE.get(s, "closed")
+                    art = "an" if state == "open" else "a"
+                    what = f"{art} {state} {lex.color(color)} {lex.noun(noun)}"
+                else:
+                    what = f"a {lex.color(color)} {lex.noun(noun)}"
+                out.append(f"You see {what} {where}")
     return out
 
 
