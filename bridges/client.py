@@ -1,0 +1,428 @@
+"""The runtime side of the bridge: N remote environments as one VecEnv.
+
+One DEALER socket per server; every request carries an id and an env index and
+all requests of a batch are in flight together, replies are taken as they come.
+A server that dies (its process exits) or hangs (no reply within ``timeout``)
+is restarted when we spawned it (``process`` given); the partial episodes it
+held come back as observations with ``dropped=True``, ``truncated=True`` and
+``reset_obs`` = the first observation after the restart.
+
+Needs only pyzmq, msgpack and the standard library.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import operator
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import zmq
+
+from bridges import protocol as P
+from bridges.spec import Observation, SkillError
+
+log = logging.getLogger("bridges")
+
+
+class BridgeError(RuntimeError):
+    """The bridge cannot go on: a server refused us, or died and cannot be restarted."""
+
+
+class RestartableServer(Protocol):
+    """What the client needs from a server process it may restart (see bridges.launch)."""
+
+    address: str
+
+    def poll(self) -> int | None: ...
+
+    def restart(self) -> str: ...
+
+
+_ids = itertools.count(1)
+
+
+def _new_socket(ctx: zmq.Context, address: str, curve_dir: str | None) -> zmq.Socket:
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.MAXMSGSIZE, P.HARD_FRAME_BYTES)
+    # transport-level heartbeats: a dead TCP peer is dropped and reconnected by zmq itself
+    sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
+    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
+    if curve_dir is not None:
+        from bridges.keys import load_client_keys
+
+        public, secret, server_public = load_client_keys(curve_dir)
+        sock.curve_publickey = public
+        sock.curve_secretkey = secret
+        sock.curve_serverkey = server_public
+    sock.connect(address)
+    return sock
+
+
+def request(sock: zmq.Socket, msg: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Send one request on a DEALER socket and wait for its reply (stale replies skipped)."""
+    mid = next(_ids)
+    sock.send(P.encode({**msg, "id": mid}))
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not sock.poll(int(left * 1000) + 1):
+            raise TimeoutError(f"no reply to {msg.get('type')!r} within {timeout:.1f}s")
+        reply = P.decode_reply(sock.recv())
+        if reply.get("id") in (mid, None):
+            return reply
+
+
+def handshake(sock: zmq.Socket, address: str, timeout: float) -> dict[str, Any]:
+    """``hello`` -> ``welcome``; raises BridgeError naming the address on refusal or silence."""
+    try:
+        reply = request(sock, {"type": "hello", "v": P.PROTOCOL_VERSION}, timeout)
+    except TimeoutError:
+        raise BridgeError(
+            f"no handshake from bridge server {address} within {timeout:.1f}s "
+            "(not running, wrong address, or CURVE keys refused)"
+        ) from None
+    except P.ProtocolError as e:
+        raise BridgeError(f"bridge server {address} answered the handshake with a bad frame: {e}") from None
+    if reply["type"] == "error":
+        raise BridgeError(f"bridge server {address} refused the handshake: {reply['code']}: {reply['message']}")
+    if reply["type"] != "welcome":
+        raise BridgeError(f"bridge server {address} answered hello with {reply['type']!r}")
+    if reply.get("version") != P.PROTOCOL_VERSION:
+        raise BridgeError(
+            f"protocol version mismatch with {address}: server speaks {reply.get('version')}, "
+            f"client speaks {P.PROTOCOL_VERSION}"
+        )
+    return reply
+
+
+@dataclass
+class _Link:
+    """One server as the client sees it."""
+
+    address: str
+    sock: zmq.Socket
+    welcome: dict[str, Any]
+    offset: int
+    process: RestartableServer | None = None
+    pending: dict[int, int] = field(default_factory=dict)  # request id -> global env index
+    last_seen: float = 0.0
+    restarts: int = 0
+
+    @property
+    def num_envs(self) -> int:
+        return int(self.welcome["num_envs"])
+
+
+@dataclass
+class _Batch:
+    kind: str  # "step" | "reset"
+    envs: list[int]
+    results: dict[int, Observation] = field(default_factory=dict)
+    errors: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # envs whose server was restarted mid-step: waiting for the fresh reset
+    restarting: set[int] = field(default_factory=set)
+
+
+class RemoteVecEnv:
+    """N environments on one or more bridge servers, as a ``bridges.spec.VecEnv``.
+
+    servers: addresses (attach) or process handles with ``.address``, ``.poll()``,
+    ``.restart()`` (spawned by us; restarted on death).
+    """
+
+    def __init__(
+        self,
+        servers: Sequence[str | RestartableServer],
+        seeds: Sequence[int | None] | None = None,
+        curve_dir: str | None = None,
+        timeout: float = 10.0,
+        handshake_timeout: float = 30.0,
+        max_restarts: int = 3,
+    ):
+        if not servers:
+            raise ValueError("RemoteVecEnv needs at least one server address")
+        self.ctx = zmq.Context()
+        self.curve_dir = curve_dir
+        self.timeout = timeout
+        self.handshake_timeout = handshake_timeout
+        self.max_restarts = max_restarts
+        self.links: list[_Link] = []
+        self._env_link: list[tuple[_Link, int]] = []
+        try:
+            for s in servers:
+                process = None if isinstance(s, str) else s
+                address = s if isinstance(s, str) else s.address
+                sock = _new_socket(self.ctx, address, curve_dir)
+                welcome = handshake(sock, address, handshake_timeout)
+                link = _Link(address, sock, welcome, len(self._env_link), process, last_seen=time.monotonic())
+                self.links.append(link)
+                self._env_link.extend((link, j) for j in range(link.num_envs))
+        except BaseException:
+            self._close_sockets()
+            raise
+        self.num_envs = len(self._env_link)
+        self.bridge = self.links[0].welcome["bridge"]
+        self.task = self.links[0].welcome["task"]
+        self._seeds: list[int | None] = list(seeds) if seeds is not None else [None] * self.num_envs
+        if len(self._seeds) != self.num_envs:
+            raise ValueError(f"got {len(self._seeds)} seeds for {self.num_envs} environments")
+        self._episodes = [0] * self.num_envs
+        self._last: list[Observation | None] = [None] * self.num_envs
+        self._batch: _Batch | None = None
+        self.dropped_episodes = 0
+
+    # ------------------------------------------------------------- public API
+    def reset(self, seeds: list[int] | None = None) -> list[Observation]:
+        """Reset every environment (env i gets ``seeds[i]``); returns the first observations."""
+        if seeds is not None:
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"expected {self.num_envs} seeds, got {len(seeds)}")
+            self._seeds = list(seeds)
+        self._episodes = [0] * self.num_envs
+        return self._run(self._start("reset", range(self.num_envs)))
+
+    def step(self, actions: Sequence[int]) -> list[Observation]:
+        """One skill per environment; ended episodes are reset automatically (``reset_obs``)."""
+        self.step_async(actions)
+        return self.step_wait()
+
+    def step_async(self, actions: Sequence[int]) -> None:
+        """Send one step per environment and return at once (collect with ``step_wait``)."""
+        if len(actions) != self.num_envs:
+            raise ValueError(f"expected {self.num_envs} actions, got {len(actions)}")
+        self._start("step", range(self.num_envs), [self._check_action(i, a) for i, a in enumerate(actions)])
+
+    def step_wait(self) -> list[Observation]:
+        if self._batch is None or self._batch.kind != "step":
+            raise RuntimeError("step_wait() without step_async()")
+        return self._run(self._batch)
+
+    def reset_env(self, i: int, seed: int | None = None) -> Observation:
+        """Reset environment ``i`` alone (used by the gymnasium wrapper)."""
+        self._seeds[i] = seed
+        self._episodes[i] = 0
+        return self._run(self._start("reset", [i]))[0]
+
+    def step_env(self, i: int, action: int, autoreset: bool = False) -> Observation:
+        """Step environment ``i`` alone; without autoreset an ended env must be reset by the caller."""
+        batch = self._start("step", [i], [self._check_action(i, action)], autoreset=autoreset)
+        return self._run(batch)[0]
+
+    def ping(self) -> list[float]:
+        """Heartbeat every server; round-trip seconds per server, NaN for one that did not answer.
+
+        A server that does not answer is not restarted here: the next step notices and restarts it.
+        """
+        if self._batch is not None:
+            raise RuntimeError("ping() while a step is in flight: call step_wait() first")
+        out = []
+        for link in self.links:
+            t0 = time.perf_counter()
+            try:
+                reply = request(link.sock, {"type": "ping", "v": P.PROTOCOL_VERSION}, self.timeout)
+            except TimeoutError:
+                log.warning("bridge server %s did not answer a heartbeat within %.1fs", link.address, self.timeout)
+                out.append(float("nan"))
+                continue
+            if reply["type"] != "pong":
+                raise BridgeError(f"server {link.address} answered ping with {reply}")
+            link.last_seen = time.monotonic()
+            out.append(time.perf_counter() - t0)
+        return out
+
+    def close(self) -> None:
+        """Close the sockets (servers we spawned are stopped by their owner, bridges.launch)."""
+        self._close_sockets()
+        self.ctx.term()
+
+    # ------------------------------------------------------------- internals
+    def _close_sockets(self) -> None:
+        for link in self.links:
+            link.sock.close(0)
+
+    def _check_action(self, i: int, a: Any) -> int:
+        try:
+            a = operator.index(a)
+        except TypeError:
+            raise SkillError(f"environment {i}: action must be an int skill index, got {type(a).__name__} {a!r}")
+        last = self._last[i]
+        if last is None:
+            raise RuntimeError(f"environment {i} must be reset before it is stepped")
+        if not 0 <= a < len(last.skills):
+            raise SkillError(f"environment {i}: skill index {a} out of range: {len(last.skills)} skills are valid")
+        return a
+
+    def _send(self, link: _Link, i: int, msg: dict[str, Any]) -> None:
+        mid = next(_ids)
+        link.sock.send(P.encode({**msg, "id": mid, "env": self._env_link[i][1]}))
+        link.pending[mid] = i
+
+    def _send_reset(self, i: int) -> None:
+        link = self._env_link[i][0]
+        self._send(link, i, {"type": "reset", "v": P.PROTOCOL_VERSION, "seed": self._seeds[i],
+                             "episode": self._episodes[i]})
+
+    def _start(self, kind: str, envs: Sequence[int], actions: Sequence[int] | None = None,
+               autoreset: bool = True) -> _Batch:
+        if self._batch is not None:
+            raise RuntimeError("a step is already in flight: call step_wait() first")
+        batch = _Batch(kind, list(envs))
+        now = time.monotonic()
+        for n, i in enumerate(batch.envs):
+            link = self._env_link[i][0]
+            if not link.pending:
+                link.last_seen = now  # the hang clock starts when the server gets work
+            if kind == "reset":
+                self._send_reset(i)
+            else:
+                self._send(link, i, {"type": "step", "v": P.PROTOCOL_VERSION, "action": actions[n],
+                                     "autoreset": autoreset})
+        self._batch = batch
+        return batch
+
+    def _run(self, batch: _Batch) -> list[Observation]:
+        try:
+            self._collect(batch)
+        finally:
+            self._batch = None
+            for link in self.links:
+                link.pending.clear()
+        if batch.errors:
+            self._raise_errors(batch)
+        out = [batch.results[i] for i in batch.envs]
+        for i, obs in zip(batch.envs, out):
+            self._last[i] = obs.reset_obs if (obs.ended and obs.reset_obs is not None) else obs
+        return out
+
+    def _raise_errors(self, batch: _Batch) -> None:
+        lines = [f"env {i}: {e['code']}: {e['message']}" for i, e in sorted(batch.errors.items())]
+        text = f"bridge {batch.kind} failed for {len(lines)} environment(s): " + "; ".join(lines)
+        if all(e["code"] == P.E_SKILL for e in batch.errors.values()):
+            raise SkillError(text)
+        raise BridgeError(text)
+
+    def _collect(self, batch: _Batch) -> None:
+        poller = zmq.Poller()
+        for link in self.links:
+            poller.register(link.sock, zmq.POLLIN)
+        last_check = time.monotonic()
+        while any(link.pending for link in self.links):
+            events = dict(poller.poll(50))
+            for link in self.links:
+                if events.get(link.sock):
+                    self._drain(link, batch)
+            now = time.monotonic()
+            if now - last_check >= 0.05 or not events:
+                last_check = now
+                for link in self.links:
+                    if not link.pending:
+                        continue
+                    why = None
+                    if link.process is not None and link.process.poll() is not None:
+                        why = f"its process exited with code {link.process.poll()}"
+                    elif now - link.last_seen > self.timeout:
+                        why = f"no reply for {now - link.last_seen:.1f}s (timeout {self.timeout:.1f}s)"
+                    if why is not None:
+                        poller.unregister(link.sock)
+                        self._dead(link, why, batch)
+                        poller.register(link.sock, zmq.POLLIN)
+
+    def _drain(self, link: _Link, batch: _Batch) -> None:
+        while True:
+            try:
+                frame = link.sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                reply = P.decode_reply(frame)
+            except P.ProtocolError as e:
+                log.warning("bad reply from %s ignored: %s", link.address, e)
+                continue
+            link.last_seen = time.monotonic()
+            i = link.pending.pop(reply.get("id"), None)
+            if i is None:
+                if reply["type"] == "error" and reply.get("id") is None:
+                    log.warning("server %s reported: %s: %s", link.address, reply["code"], reply["message"])
+                continue  # a stale reply from before a timeout or restart
+            link.restarts = 0
+            self._on_reply(link, i, reply, batch)
+
+    def _on_reply(self, link: _Link, i: int, reply: dict[str, Any], batch: _Batch) -> None:
+        if reply["type"] == "error":
+            if reply["code"] == P.E_ENV_FAILED and batch.kind == "step" and i not in batch.restarting:
+                log.warning("bridge: environment %d on %s failed (%s); its episode is dropped and it is reset",
+                            i, link.address, reply["message"])
+                self._drop(i, batch, reason=reply["message"])
+                self._send_reset(i)
+                return
+            batch.errors[i] = reply
+            return
+        if reply["type"] != "obs":
+            batch.errors[i] = {"code": P.E_BAD_FIELD, "message": f"unexpected reply type {reply['type']!r}"}
+            return
+        obs = Observation.from_wire(reply["obs"])
+        if i in batch.restarting:
+            batch.restarting.discard(i)
+            batch.results[i].reset_obs = obs
+            return
+        if batch.kind == "step" and obs.ended and obs.reset_obs is not None:
+            self._episodes[i] += 1
+        batch.results[i] = obs
+
+    def _drop(self, i: int, batch: _Batch, reason: str) -> None:
+        """Replace env i's result by a dropped observation; the fresh reset fills reset_obs."""
+        last = self._last[i]
+        self._episodes[i] += 1
+        self.dropped_episodes += 1
+        batch.results[i] = Observation(
+            text=last.text if last else "",
+            skills=list(last.skills) if last else [],
+            goal=last.goal if last else "",
+            truncated=True,
+            info={"dropped": reason},
+            dropped=True,
+        )
+        batch.restarting.add(i)
+
+    def _dead(self, link: _Link, why: str, batch: _Batch) -> None:
+        if link.process is None:
+            raise BridgeError(f"bridge server {link.address} is not answering: {why} (attached server: not restarted)")
+        link.restarts += 1
+        if link.restarts > self.max_restarts:
+            raise BridgeError(f"bridge server {link.address} died {link.restarts} times in a row ({why}); giving up")
+        log.warning("bridge server %s is dead (%s); restarting it and dropping its partial episodes",
+                    link.address, why)
+        waiting = sorted(set(link.pending.values()))
+        link.pending.clear()
+        link.sock.close(0)
+        address = link.process.restart()
+        link.address = address
+        link.sock = _new_socket(self.ctx, address, self.curve_dir)
+        welcome = handshake(link.sock, address, self.handshake_timeout)
+        if welcome["num_envs"] != link.num_envs:
+            raise BridgeError(f"restarted server {address} hosts {welcome['num_envs']} envs, expected {link.num_envs}")
+        link.welcome = welcome
+        link.last_seen = time.monotonic()
+        envs = range(link.offset, link.offset + link.num_envs)
+        for i in envs:
+            if i not in batch.envs:
+                continue
+            if batch.kind == "reset":
+                if i in waiting or i in batch.results:
+                    batch.results.pop(i, None)
+                    self._send_reset(i)
+                continue
+            done = batch.results.get(i)
+            if done is not None and done.ended and not done.dropped:
+                # the episode finished before the crash: keep it, only its next start is redone
+                batch.restarting.add(i)
+            else:
+                self._drop(i, batch, reason=f"server restarted: {why}")
+            self._send_reset(i)
+        log.warning("bridge server restarted at %s; %d partial episode(s) dropped", address,
+                    sum(1 for i in envs if i in batch.results and batch.results[i].dropped))

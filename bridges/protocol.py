@@ -1,0 +1,215 @@
+"""The bridge wire format: msgpack maps over ZeroMQ, one map per frame.
+
+Every message is a map with ``type`` (str), ``v`` (the protocol version, int)
+and usually ``id`` (int, chosen by the requester and echoed in the reply).
+Requests (runtime -> simulator server):
+
+    hello  {}                                  -> welcome
+    reset  {env, seed: int|None, episode: int} -> obs   (seed used: seed + EPISODE_STRIDE*episode)
+    step   {env, action: int, autoreset: bool} -> obs   (obs.reset_obs set when it ended and autoreset)
+    ping   {}                                  -> pong  (heartbeat)
+    close  {shutdown: bool}                    -> closed
+
+Replies (server -> runtime):
+
+    welcome {version, bridge, task, num_envs, pid, schema}
+    obs     {env, obs: Observation.to_wire()}
+    pong    {pid, time}
+    closed  {}
+    error   {code, message, env?}   (id is None when the request could not be read)
+
+Imports only the standard library, msgpack and bridges.spec, so that a simulator
+server runs in a virtualenv without the ML stack.  No pickle: msgpack only, ext
+types refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 4 * 1024 * 1024  # soft cap: a bigger frame gets an error reply
+HARD_FRAME_BYTES = 64 * 1024 * 1024  # zmq MAXMSGSIZE: a bigger message drops the peer
+EPISODE_STRIDE = 100_003  # same seed schedule as bridges.local.LocalVecEnv
+
+REQUESTS = ("hello", "reset", "step", "ping", "close")
+REPLIES = ("welcome", "obs", "pong", "closed", "error")
+
+# Observation schema, told to the client in the handshake.
+OBS_SCHEMA: dict[str, str] = {
+    "text": "str",
+    "skills": "list[str]",
+    "goal": "str",
+    "reward": "float",
+    "done": "bool",
+    "truncated": "bool",
+    "k": "int",
+    "info": "map",
+    "reset_obs": "obs?",
+    "dropped": "bool?",
+}
+
+# Error codes (``error.code``).
+E_MALFORMED = "malformed"  # not a msgpack map / wrong frame count
+E_TOO_LARGE = "too_large"  # frame above the cap
+E_UNKNOWN_TYPE = "unknown_type"
+E_BAD_FIELD = "bad_field"  # missing field or wrong field type
+E_VERSION = "version"  # protocol version mismatch
+E_ENV_INDEX = "env_index"  # no such environment on this server
+E_SKILL = "skill"  # skill index refused (SkillError); state unchanged
+E_NOT_READY = "not_ready"  # step before the first reset
+E_ENV_FAILED = "env_failed"  # the simulator raised; the episode is lost
+
+_INT = (int,)
+_OPT_INT = (int, type(None))
+
+
+class ProtocolError(ValueError):
+    """A frame that breaks the protocol; ``code`` is one of the E_* codes."""
+
+    def __init__(self, code: str, message: str, msg_id: int | None = None):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.msg_id = msg_id
+
+
+def _refuse_ext(code: int, data: bytes) -> Any:
+    raise ProtocolError(E_MALFORMED, f"msgpack ext type {code} is not allowed")
+
+
+def encode(msg: dict[str, Any]) -> bytes:
+    """Pack a message map (adds ``v`` when missing)."""
+    if "v" not in msg:
+        msg = {**msg, "v": PROTOCOL_VERSION}
+    return msgpack.packb(msg, use_bin_type=True)
+
+
+def unpack(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any]:
+    """Bytes -> map, with the size cap; raises ProtocolError (never anything else)."""
+    if len(frame) > max_bytes:
+        raise ProtocolError(E_TOO_LARGE, f"frame of {len(frame)} bytes is over the cap of {max_bytes} bytes")
+    try:
+        msg = msgpack.unpackb(frame, raw=False, ext_hook=_refuse_ext, strict_map_key=True, timestamp=0)
+    except ProtocolError:
+        raise
+    except Exception as e:  # msgpack raises a zoo of types (ExtraData, ValueError, UnicodeDecodeError, ...)
+        raise ProtocolError(E_MALFORMED, f"not a msgpack frame ({type(e).__name__}: {e})") from None
+    if not isinstance(msg, dict):
+        raise ProtocolError(E_MALFORMED, f"a message must be a msgpack map, got {type(msg).__name__}")
+    return msg
+
+
+def _msg_id(msg: dict[str, Any]) -> int | None:
+    mid = msg.get("id")
+    return mid if isinstance(mid, int) and not isinstance(mid, bool) else None
+
+
+def _need(msg: dict[str, Any], key: str, types: tuple[type, ...], what: str) -> Any:
+    if key not in msg:
+        raise ProtocolError(E_BAD_FIELD, f"{msg.get('type')!r} message lacks field {key!r} ({what})", _msg_id(msg))
+    val = msg[key]
+    # bool is an int subclass; a bool where an int is wanted is a mistake.
+    if not isinstance(val, types) or (isinstance(val, bool) and bool not in types):
+        raise ProtocolError(
+            E_BAD_FIELD,
+            f"field {key!r} of {msg.get('type')!r} must be {what}, got {type(val).__name__} {val!r:.60}",
+            _msg_id(msg),
+        )
+    return val
+
+
+def check_header(msg: dict[str, Any], allowed: tuple[str, ...]) -> str:
+    """Validate ``type``, ``v`` and ``id``; return the type."""
+    mtype = msg.get("type")
+    if not isinstance(mtype, str):
+        raise ProtocolError(E_BAD_FIELD, f"field 'type' must be a string, got {type(mtype).__name__}", _msg_id(msg))
+    if mtype not in allowed:
+        raise ProtocolError(
+            E_UNKNOWN_TYPE, f"unknown message type {mtype!r:.60}; expected one of {', '.join(allowed)}", _msg_id(msg)
+        )
+    if "v" not in msg:
+        raise ProtocolError(E_BAD_FIELD, f"{mtype!r} message lacks the protocol version field 'v'", _msg_id(msg))
+    if msg["v"] != PROTOCOL_VERSION:
+        raise ProtocolError(
+            E_VERSION,
+            f"protocol version mismatch: peer speaks {msg['v']!r:.40}, this side speaks {PROTOCOL_VERSION}",
+            _msg_id(msg),
+        )
+    if "id" in msg:
+        _need(msg, "id", _OPT_INT, "an int or nil")
+    return mtype
+
+
+def decode_request(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any]:
+    """Decode and validate a request frame (server side)."""
+    msg = unpack(frame, max_bytes)
+    mtype = check_header(msg, REQUESTS)
+    if mtype in ("reset", "step"):
+        _need(msg, "env", _INT, "an int environment index")
+    if mtype == "reset":
+        if msg.get("seed") is not None:
+            _need(msg, "seed", _INT, "an int or nil")
+        if "episode" in msg:
+            _need(msg, "episode", _INT, "a non-negative int")
+            if msg["episode"] < 0:
+                raise ProtocolError(E_BAD_FIELD, f"field 'episode' must be >= 0, got {msg['episode']}", _msg_id(msg))
+    elif mtype == "step":
+        _need(msg, "action", _INT, "an int skill index")
+        if "autoreset" in msg:
+            _need(msg, "autoreset", (bool,), "a bool")
+    elif mtype == "close" and "shutdown" in msg:
+        _need(msg, "shutdown", (bool,), "a bool")
+    return msg
+
+
+def _check_obs(obs: Any, msg: dict[str, Any], depth: int = 0) -> None:
+    if not isinstance(obs, dict):
+        raise ProtocolError(E_BAD_FIELD, f"field 'obs' must be a map, got {type(obs).__name__}", _msg_id(msg))
+    wrap = {"type": "obs", **obs, "id": msg.get("id")}
+    _need(wrap, "text", (str,), "a string")
+    skills = _need(wrap, "skills", (list,), "a list of strings")
+    if not all(isinstance(s, str) for s in skills):
+        raise ProtocolError(E_BAD_FIELD, "field 'skills' must hold strings only", _msg_id(msg))
+    for key, types, what in (
+        ("goal", (str,), "a string"),
+        ("reward", (int, float), "a number"),
+        ("done", (bool,), "a bool"),
+        ("truncated", (bool,), "a bool"),
+        ("k", _INT, "an int"),
+        ("info", (dict,), "a map"),
+        ("dropped", (bool,), "a bool"),
+    ):
+        if key in obs:
+            _need(wrap, key, types, what)
+    if obs.get("reset_obs") is not None:
+        if depth > 0:
+            raise ProtocolError(E_BAD_FIELD, "a reset_obs may not carry its own reset_obs", _msg_id(msg))
+        _check_obs(obs["reset_obs"], msg, depth + 1)
+
+
+def decode_reply(frame: bytes, max_bytes: int = HARD_FRAME_BYTES) -> dict[str, Any]:
+    """Decode and validate a reply frame (client side)."""
+    msg = unpack(frame, max_bytes)
+    mtype = check_header(msg, REPLIES)
+    if mtype == "obs":
+        _need(msg, "env", _INT, "an int environment index")
+        _check_obs(msg.get("obs"), msg)
+    elif mtype == "welcome":
+        _need(msg, "num_envs", _INT, "an int")
+        _need(msg, "bridge", (str,), "a string")
+        _need(msg, "task", (str,), "a string")
+    elif mtype == "error":
+        _need(msg, "code", (str,), "a string")
+        _need(msg, "message", (str,), "a string")
+    return msg
+
+
+def error_msg(code: str, message: str, msg_id: int | None = None, env: int | None = None) -> dict[str, Any]:
+    """An ``error`` reply map."""
+    msg: dict[str, Any] = {"type": "error", "v": PROTOCOL_VERSION, "id": msg_id, "code": code, "message": message}
+    if env is not None:
+        msg["env"] = env
+    return msg

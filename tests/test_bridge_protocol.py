@@ -1,0 +1,132 @@
+"""The wire format alone: encoding, validation messages, and a fuzzed decoder."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bridges import protocol as P
+from bridges.spec import Observation
+
+
+def test_round_trip_of_every_request() -> None:
+    for msg in (
+        {"type": "hello", "id": 1},
+        {"type": "reset", "id": 2, "env": 0, "seed": 5, "episode": 3},
+        {"type": "reset", "id": 2, "env": 0, "seed": None},
+        {"type": "step", "id": 3, "env": 1, "action": 2, "autoreset": False},
+        {"type": "ping", "id": 4},
+        {"type": "close", "id": 5, "shutdown": True},
+    ):
+        out = P.decode_request(P.encode(msg))
+        assert out == {**msg, "v": P.PROTOCOL_VERSION}
+
+
+def test_obs_reply_round_trip_with_nested_reset_obs() -> None:
+    obs = Observation("t", ["a", "b"], goal="g", reward=1.0, done=True, k=3, info={"success": True, "vector": [1, 2.5]},
+                      reset_obs=Observation("t2", ["c"]))
+    frame = P.encode({"type": "obs", "id": 7, "env": 0, "obs": obs.to_wire()})
+    msg = P.decode_reply(frame)
+    assert Observation.from_wire(msg["obs"]) == obs
+
+
+@pytest.mark.parametrize(
+    "msg, code, words",
+    [
+        ({"type": "teleport", "v": 1}, P.E_UNKNOWN_TYPE, "teleport"),
+        ({"type": "step", "v": 1, "env": 0}, P.E_BAD_FIELD, "'action'"),
+        ({"type": "step", "v": 1, "env": 0, "action": "2"}, P.E_BAD_FIELD, "'action'"),
+        ({"type": "step", "v": 1, "env": 0, "action": True}, P.E_BAD_FIELD, "bool"),
+        ({"type": "reset", "v": 1, "env": "zero"}, P.E_BAD_FIELD, "'env'"),
+        ({"type": "reset", "v": 1, "env": 0, "episode": -1}, P.E_BAD_FIELD, "episode"),
+        ({"type": "ping"}, P.E_BAD_FIELD, "'v'"),
+        ({"type": "ping", "v": 99}, P.E_VERSION, "99"),
+        ({"v": 1}, P.E_BAD_FIELD, "'type'"),
+    ],
+)
+def test_validation_names_what_is_wrong(msg: dict, code: str, words: str) -> None:
+    with pytest.raises(P.ProtocolError) as ei:
+        P.decode_request(msgpack.packb(msg))
+    assert ei.value.code == code
+    assert words in ei.value.message
+
+
+def test_version_mismatch_names_both_versions() -> None:
+    with pytest.raises(P.ProtocolError) as ei:
+        P.decode_request(msgpack.packb({"type": "hello", "v": 7}))
+    assert "7" in ei.value.message and str(P.PROTOCOL_VERSION) in ei.value.message
+
+
+def test_request_id_is_kept_in_errors() -> None:
+    with pytest.raises(P.ProtocolError) as ei:
+        P.decode_request(msgpack.packb({"type": "step", "v": 1, "id": 41, "env": 0}))
+    assert ei.value.msg_id == 41
+
+
+def test_size_cap_and_non_map_and_ext_types() -> None:
+    with pytest.raises(P.ProtocolError) as ei:
+        P.unpack(b"\x00" * 101, max_bytes=100)
+    assert ei.value.code == P.E_TOO_LARGE and "101" in ei.value.message
+    with pytest.raises(P.ProtocolError) as ei:
+        P.unpack(msgpack.packb([1, 2]))
+    assert ei.value.code == P.E_MALFORMED and "list" in ei.value.message
+    with pytest.raises(P.ProtocolError) as ei:
+        P.unpack(msgpack.packb({"type": "ping", "x": msgpack.ExtType(5, b"evil")}))
+    assert ei.value.code == P.E_MALFORMED and "ext" in ei.value.message
+    with pytest.raises(P.ProtocolError) as ei:
+        P.unpack(b"\xc1")  # never-used msgpack byte
+    assert ei.value.code == P.E_MALFORMED
+
+
+def test_bad_observation_in_reply_is_refused() -> None:
+    bad = {"type": "obs", "v": 1, "id": 1, "env": 0, "obs": {"text": "x", "skills": ["a", 3]}}
+    with pytest.raises(P.ProtocolError, match="strings"):
+        P.decode_reply(msgpack.packb(bad))
+
+
+GOOD_FRAMES = [
+    P.encode({"type": "step", "id": 3, "env": 1, "action": 2}),
+    P.encode({"type": "reset", "id": 2, "env": 0, "seed": 5, "episode": 3}),
+    P.encode({"type": "obs", "id": 7, "env": 0, "obs": Observation("t", ["a"], info={"x": [1]}).to_wire()}),
+]
+
+msgpack_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats() | st.text(max_size=20) | st.binary(max_size=20),
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+    max_leaves=12,
+)
+
+
+def _check_decoders(frame: bytes) -> None:
+    for decode in (P.decode_request, P.decode_reply):
+        try:
+            out = decode(frame)
+        except P.ProtocolError as e:
+            assert e.code in {P.E_MALFORMED, P.E_TOO_LARGE, P.E_UNKNOWN_TYPE, P.E_BAD_FIELD, P.E_VERSION}
+        else:
+            assert isinstance(out, dict) and isinstance(out["type"], str)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=300))
+def test_decoder_survives_random_bytes(frame: bytes) -> None:
+    _check_decoders(frame)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.sampled_from(GOOD_FRAMES), st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=6),
+       st.integers(0, 64))
+def test_decoder_survives_mutated_frames(frame: bytes, flips: list, cut: int) -> None:
+    b = bytearray(frame)
+    for pos, val in flips:
+        b[pos % len(b)] = val
+    _check_decoders(bytes(b[: len(b) - cut] if cut < len(b) else b))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.sampled_from(["type", "v", "id", "env", "action", "seed", "episode", "obs", "code"]),
+                       msgpack_values, max_size=7))
+def test_decoder_survives_random_maps(msg: dict) -> None:
+    _check_decoders(msgpack.packb(msg, use_bin_type=True))
