@@ -308,9 +308,12 @@ class RuntimeApp(App):
     def _sync_panels(self) -> None:
         paused = bool(self.runtime_state.get("paused"))
         queued = {e: s for e, s in self.runtime_state.get("overrides", [])}
+        state_step = self.runtime_state.get("decisions") or 0
         for env, panel in self.panels.items():
             panel.paused = paused
-            if "overrides" in self.runtime_state:
+            # a state older than the panel's decision may list an override that decision already used
+            fresh = panel.decision is None or state_step >= (panel.decision.get("step") or 0)
+            if "overrides" in self.runtime_state and fresh:
                 panel.queued = queued.get(env)
             if panel.is_mounted:
                 panel.refresh_view()
