@@ -1,0 +1,1 @@
+"""Crafter bridge: text observations, a skill library and the Crafter score over the real ``crafter`` package."""
