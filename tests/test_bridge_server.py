@@ -137,7 +137,7 @@ frames = st.one_of(
 )
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(frame=frames)
 def test_fuzzed_frames_never_kill_the_server(raw, frame: bytes) -> None:
     reply = ask(raw, frame)
