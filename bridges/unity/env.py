@@ -225,7 +225,8 @@ class UnityHub:
         except UnityWorkerInUseException as e:
             raise UnityConnectionError(
                 f"port {self.port} (base_port={base_port} + worker_id={worker_id}) is already in use: "
-                f"another environment or process holds it; choose another worker_id or base_port"
+                f"another environment or process holds it; choose another worker_id or base_port. (All env "
+                f"slots of one UnityEnvironment must live in one server process: envs_per_server = num_envs.)"
             ) from e
         except UnityEnvironmentException as e:
             raise UnityConnectionError(f"Unity environment on port {self.port} failed to start: {e}") from e

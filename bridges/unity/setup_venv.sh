@@ -21,7 +21,17 @@ STAMP="$VENV/.agent-runtime-unity-ok"
 # Bump when the package set below changes so that existing venvs are redone.
 SPEC_VERSION="1"
 
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$SPEC_VERSION" && -x "$VENV/bin/python" ]]; then
+ready() { [[ -f "$STAMP" && "$(cat "$STAMP")" == "$SPEC_VERSION" && -x "$VENV/bin/python" ]]; }
+if ready; then
+    echo "unity venv ready: $VENV"
+    exit 0
+fi
+# One maker at a time (parallel test runs); the stamp is written last, so a half-made
+# venv (interrupted run) is simply completed by the next call.
+mkdir -p "$REPO/.cache"
+exec 9>"$REPO/.cache/unity-venv.lock"
+flock 9
+if ready; then
     echo "unity venv ready: $VENV"
     exit 0
 fi
