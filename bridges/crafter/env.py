@@ -127,6 +127,13 @@ class CrafterEnv:
         obs.info["skill_achieved"] = ctrl.achieved
         return obs
 
+    def observe(self) -> Observation:
+        """The current observation again, valid skills recomputed (after the world was edited, e.g. in tests)."""
+        if self._game is None:
+            raise SkillError("the crafter environment was not reset: call reset() first")
+        self._mark_seen()
+        return self._observe()
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
