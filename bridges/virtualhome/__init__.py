@@ -1,0 +1,1 @@
+"""VirtualHome (TWOSOME's Food Preparation and Entertainment): ``make_env`` lives in ``bridges.virtualhome.env``."""
