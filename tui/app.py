@@ -205,6 +205,7 @@ class RuntimeApp(App):
         self.last_message = 0.0
         self.replies: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (command, reply), for tests and logs
         self.messages_seen = 0
+        self._touched = False
         self._stop = threading.Event()
         self._started = time.monotonic()
 
@@ -301,9 +302,16 @@ class RuntimeApp(App):
             envs = self.query_one("#envs")
             later = [p for e, p in sorted(self.panels.items()) if e > env and p.parent is not None]
             envs.mount(panel, before=later[0] if later else None)
-            if self.focused is None or not isinstance(self.focused, EnvPanel):
-                self.call_after_refresh(panel.focus)
+            self.call_after_refresh(self._focus_first)
         return panel
+
+    def _focus_first(self) -> None:
+        # the lowest env has the focus until the person presses a key (panels may appear in any order)
+        if self.panels and (not self._touched or not isinstance(self.focused, EnvPanel)):
+            self.panels[min(self.panels)].focus()
+
+    def on_key(self) -> None:
+        self._touched = True
 
     def _sync_panels(self) -> None:
         paused = bool(self.runtime_state.get("paused"))

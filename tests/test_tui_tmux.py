@@ -1,0 +1,99 @@
+"""The TUI in a real terminal (tmux): start it, send keys, read the pane."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_tui import ROOT, FakeRuntime  # noqa: E402
+
+
+def _tmux() -> str:
+    """The tmux binary, installing it with apt-get when missing and possible."""
+    found = shutil.which("tmux")
+    if found:
+        return found
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        for cmd in (["apt-get", "install", "-y", "-q", "tmux"], ["sh", "-c", "apt-get update -q && apt-get install -y -q tmux"]):
+            try:
+                subprocess.run(cmd, env=env, capture_output=True, timeout=300)
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+            found = shutil.which("tmux")
+            if found:
+                return found
+    pytest.skip("tmux is not installed and could not be installed with apt-get (needs root and a package mirror)")
+
+
+@pytest.fixture
+def tmux():
+    binary = _tmux()
+    socket = f"ar-test-{uuid.uuid4().hex[:8]}"  # a private tmux server: never touches anyone else's sessions
+
+    def run(*args: str, check: bool = True) -> str:
+        out = subprocess.run([binary, "-L", socket, *args], capture_output=True, text=True, timeout=30)
+        if check and out.returncode != 0:
+            raise AssertionError(f"tmux {' '.join(args)} failed: {out.stderr}")
+        return out.stdout
+
+    yield run
+    run("kill-server", check=False)
+
+
+def wait_pane(tmux, pred, timeout: float = 20.0, what: str = "") -> str:
+    end = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < end:
+        text = tmux("capture-pane", "-p", "-t", "tui")
+        if pred(text):
+            return text
+        time.sleep(0.2)
+    size = tmux("display", "-p", "-t", "tui", "#{window_width}x#{window_height}").strip()
+    raise AssertionError(f"timed out waiting for {what}; pane ({size}) was:\n{text}")
+
+
+def test_tui_in_a_real_terminal(tmux):
+    rt = FakeRuntime(work_ms=60.0).start()
+    try:
+        # COLUMNS/LINES may leak in from the test runner; they would override the pane's real size.
+        cmd = f"cd {ROOT} && exec env -u COLUMNS -u LINES {sys.executable} -m tui --connect {rt.pub} --control {rt.control}"
+        tmux("new-session", "-d", "-s", "tui", "-x", "120", "-y", "50", cmd)
+        pane = wait_pane(tmux, lambda t: "env 0 · step" in t and "env 1 · step" in t and "running" in t, what="both env panels")
+        assert "open the" in pane and "%" in pane
+        assert "learning curve" in pane
+        pane = wait_pane(tmux, lambda t: all(k in t for k in ("pause", "step", "greedy", "save", "override", "quit")), what="the footer's bindings")
+
+        tmux("send-keys", "-t", "tui", "p")
+        pane = wait_pane(tmux, lambda t: "PAUSED" in t and "next decision (paused)" in t, what="paused with pending observations")
+        # env 0 has the focus (first panel): pick skill 2, confirm, step once
+        tmux("send-keys", "-t", "tui", "2")
+        tmux("send-keys", "-t", "tui", "Enter")
+        pane = wait_pane(tmux, lambda t: "override queued: skill 2" in t, what="override queued")
+        tmux("send-keys", "-t", "tui", "s")
+        pane = wait_pane(tmux, lambda t: "★ overridden" in t or "OVERRIDDEN" in t, what="overridden decision shown")
+
+        demos = [json.loads(x) for x in Path(rt.demos).read_text().splitlines()]
+        assert len(demos) == 1 and demos[0]["env"] == 0 and demos[0]["action"] == 1
+        executed = [json.loads(x) for x in Path(rt.actions).read_text().splitlines()]
+        assert {"env": 0, "step": demos[0]["step"], "skill": 1} in executed
+
+        tmux("send-keys", "-t", "tui", "p")
+        wait_pane(tmux, lambda t: "running" in t and "PAUSED" not in t, what="resumed")
+        tmux("send-keys", "-t", "tui", "q")
+        end = time.monotonic() + 10
+        while time.monotonic() < end and "tui" in tmux("list-sessions", "-F", "#S", check=False).split():
+            time.sleep(0.2)
+        assert "tui" not in tmux("list-sessions", "-F", "#S", check=False).split(), "q did not quit"
+        assert rt.proc.poll() is None, "quitting the TUI must not stop the runtime"
+    finally:
+        rt.stop()
