@@ -153,7 +153,8 @@ class MacroController:
             self.done = True
             return STAY
 
-        action = navigate(agent, target, lambda c: kitchen.is_floor(c) and c not in _believed(belief, agent))
+        blocked = _believed(belief, agent)
+        action = navigate(agent, target, lambda c: kitchen.is_floor(c) and c not in blocked)
         if action == STAY:
             self.done = True
         if manhattan(agent, target) == 1:

@@ -302,7 +302,3 @@ class Kitchen:
         if isinstance(held, Bowl):
             return "bowl"
         return "chopped" if held.chopped else "fresh"
-
-    def item_at(self, cell: Cell) -> list[Item]:
-        """Items whose position is ``cell`` (a bowl with its contents, a held item...)."""
-        return [i for i in self.items() if i.pos == cell]
