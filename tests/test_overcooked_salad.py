@@ -207,6 +207,13 @@ def test_bad_skill_index_is_refused_and_state_kept(bad):
     assert env.step(2).k == 5  # the episode goes on
 
 
+def test_numpy_integer_skill_index_is_accepted():
+    import numpy as np
+    env = make_env(TS)
+    env.reset()
+    assert env.step(np.int64(0)).k == 2
+
+
 def test_step_before_reset_is_refused():
     with pytest.raises(SkillError, match="reset"):
         make_env(TS).step(0)

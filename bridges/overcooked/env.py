@@ -6,6 +6,7 @@ Tasks: ``tomato-salad`` (TWOSOME's Overcooked-LLMA-v4) and ``tomato-lettuce-sala
 
 from __future__ import annotations
 
+import operator
 import random
 from typing import Any
 
@@ -80,8 +81,13 @@ class SaladEnv:
     def step(self, skill: int) -> Observation:
         if self.kitchen is None or self._ended:
             raise SkillError("the episode has ended (or never started): call reset() first")
-        if isinstance(skill, bool) or not isinstance(skill, int) or not 0 <= skill < len(self.macros):
+        try:
+            index = -1 if isinstance(skill, bool) else operator.index(skill)  # ints, numpy ints
+        except TypeError:
+            index = -1
+        if not 0 <= index < len(self.macros):
             raise SkillError(f"skill index {skill!r} out of range: {len(self.macros)} skills are valid (0..{len(self.macros) - 1})")
+        skill = index
         kitchen, ctl = self.kitchen, self._controller
         ctl.start(skill)
         reward, k, discount = 0.0, 0, 1.0
