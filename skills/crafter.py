@@ -226,7 +226,7 @@ class LocalMap:
                 queue.append(nxt)
         return None
 
-    def reachable(self) -> list[tuple[int, int, int]]:
+    def reachable(self) -> set[tuple[int, int, int]]:
         """Every (x, y, facing) state the player can reach in the box."""
         seen = {self.start}
         queue = deque([self.start])
@@ -235,19 +235,35 @@ class LocalMap:
                 if nxt not in seen:
                     seen.add(nxt)
                     queue.append(nxt)
-        return list(seen)
+        return seen
 
 
-def facing_goal(cells: set[tuple[int, int]]) -> Callable[[int, int, int], bool]:
-    def goal(x: int, y: int, f: int) -> bool:
-        dx, dy = DIRS[f]
-        return (x + dx, y + dy) in cells
+class Goal:
+    """Where the player must be: facing one of ``cells`` (``face``) or standing on one (``at``)."""
 
-    return goal
+    def __init__(self, cells: set[tuple[int, int]], face: bool):
+        self.cells = cells
+        self.face = face
+
+    def __call__(self, x: int, y: int, f: int) -> bool:
+        if self.face:
+            dx, dy = DIRS[f]
+            return (x + dx, y + dy) in self.cells
+        return (x, y) in self.cells
+
+    def reached_by(self, states: set[tuple[int, int, int]], positions: set[tuple[int, int]]) -> bool:
+        """Whether any of the reachable ``states`` (``positions``: their cells) satisfies the goal."""
+        if self.face:
+            return any((cx - dx, cy - dy, f) in states for cx, cy in self.cells for f, (dx, dy) in enumerate(DIRS))
+        return not self.cells.isdisjoint(positions)
 
 
-def position_goal(cells: set[tuple[int, int]]) -> Callable[[int, int, int], bool]:
-    return lambda x, y, f: (x, y) in cells
+def facing_goal(cells: set[tuple[int, int]]) -> Goal:
+    return Goal(cells, face=True)
+
+
+def position_goal(cells: set[tuple[int, int]]) -> Goal:
+    return Goal(cells, face=False)
 
 
 def _near_cells(lmap: LocalMap, stations: list[str], view_only: bool) -> set[tuple[int, int]]:
@@ -263,7 +279,7 @@ def _near_cells(lmap: LocalMap, stations: list[str], view_only: bool) -> set[tup
     return result or set()
 
 
-def goal_for(skill: Skill, lmap: LocalMap, view_only: bool) -> Callable[[int, int, int], bool] | None:
+def goal_for(skill: Skill, lmap: LocalMap, view_only: bool) -> Goal | None:
     """Where the player must stand (and face) to perform ``skill``; None if it has no spatial target."""
     if skill.kind == "collect":
         cells = lmap.material_cells([skill.arg])
@@ -287,7 +303,8 @@ def valid_skills(world, player, seen: np.ndarray, skills: Iterable[Skill] = SKIL
     if player.sleeping:
         return [s for s in skills if s.kind == "sleep"] or [s for s in skills if s.arg == "noop"]
     lmap = LocalMap(world, player, seen)
-    states: list[tuple[int, int, int]] | None = None
+    states: set[tuple[int, int, int]] | None = None
+    positions: set[tuple[int, int]] = set()
     out = []
     for skill in skills:
         if not inventory_allows(skill, player.inventory):
@@ -296,7 +313,8 @@ def valid_skills(world, player, seen: np.ndarray, skills: Iterable[Skill] = SKIL
         if goal is not None:
             if states is None:
                 states = lmap.reachable()
-            if not any(goal(*s) for s in states):
+                positions = {(x, y) for x, y, _ in states}
+            if not goal.reached_by(states, positions):
                 continue
         out.append(skill)
     return out

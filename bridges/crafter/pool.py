@@ -104,6 +104,7 @@ class _ProcessWorker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
+            cwd=root,  # not the caller's folder, which may hold a file named crafter.py
         )
         self._lock = threading.Lock()
         self._queue: deque[Future] = deque()
