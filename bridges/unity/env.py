@@ -418,8 +418,7 @@ class UnityHub:
                     slot.state = "new"
                 slot.agent_id = None
                 slot.next_obs = slot.next_msg = None
-                slot.ended_obs = None
-                slot.reward = 0.0
+                slot.reward = 0.0  # an ended_obs stays: that episode did end, its view hears so at its next step
         self._distribute(*self._read())
 
     def _advance_until(self, done: Callable[[], bool], what: str) -> None:
