@@ -11,6 +11,7 @@ are forked from one long-lived thread, because PR_SET_PDEATHSIG fires when the
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import math
 import os
@@ -111,8 +112,6 @@ class ServerProcess:
         if seed is not None:
             self._args += ["--seed", str(seed)]
         for k, v in (options or {}).items():
-            import json
-
             self._args += ["--option", f"{k}={json.dumps(v)}"]
         if curve_dir is not None:
             self._args += ["--curve-dir", str(curve_dir)]
@@ -166,7 +165,7 @@ class ServerProcess:
                         )
                     buf += chunk
         self.proc.stdout.close()
-        line = buf.split(b"\n", 1)[0].decode(errors="replace")
+        line = buf.split(b"\n", 1)[0].decode(errors="replace").strip()
         if not line.startswith(READY_PREFIX):
             self.kill()
             raise BridgeError(f"bridge server {self.bridge} printed {line!r} instead of its ready line")

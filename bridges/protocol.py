@@ -80,11 +80,20 @@ def _refuse_ext(code: int, data: bytes) -> Any:
     raise ProtocolError(E_MALFORMED, f"msgpack ext type {code} is not allowed")
 
 
+def _to_builtin(obj: Any) -> Any:
+    # numpy scalars and arrays (in a simulator's info) without importing numpy here
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=repr)
+    raise TypeError(f"cannot send a {type(obj).__name__} over the bridge (msgpack types only)")
+
+
 def encode(msg: dict[str, Any]) -> bytes:
-    """Pack a message map (adds ``v`` when missing)."""
+    """Pack a message map (adds ``v`` when missing); numpy values become lists/numbers."""
     if "v" not in msg:
         msg = {**msg, "v": PROTOCOL_VERSION}
-    return msgpack.packb(msg, use_bin_type=True)
+    return msgpack.packb(msg, use_bin_type=True, default=_to_builtin)
 
 
 def unpack(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any]:

@@ -4,8 +4,8 @@ Run it as ``python -m bridges.server --bridge toy --bind tcp://127.0.0.1:5555``
 (or ``python -m bridges.NAME --bind ...``, or ``agent-runtime serve ...``).
 Needs only the standard library, pyzmq, msgpack and the simulator, so it runs
 in a virtualenv without torch.  Once bound it prints one line to stdout,
-``BRIDGE-READY <endpoint> pid=<pid>``, then sends all further stdout to stderr
-(simulators that print would otherwise fill a pipe nobody reads).
+``BRIDGE-READY <endpoint> pid=<pid>``; everything else written to stdout, before
+or after (simulators print), goes to stderr, so a pipe nobody reads never fills.
 
 Requests are served one at a time in arrival order; run several servers to step
 environments in parallel (``bridges.launch`` does).
@@ -78,13 +78,24 @@ def set_parent_death_signal(parent_pid: int | None) -> None:
         os._exit(0)
 
 
-def _redirect_stdout_to_stderr() -> None:
+def _stdout_to_stderr() -> int | None:
+    """Send fd 1 and sys.stdout to stderr; return a dup of the real stdout for the ready line."""
     sys.stdout.flush()
     try:
+        ready_fd = os.dup(1)
         os.dup2(sys.stderr.fileno(), 1)
     except (OSError, ValueError):  # pragma: no cover - no real fds (embedded)
-        pass
+        return None
     sys.stdout = sys.stderr
+    return ready_fd
+
+
+def _announce(ready_fd: int | None, line: str) -> None:
+    if ready_fd is None:  # pragma: no cover
+        print(line, flush=True)
+        return
+    os.write(ready_fd, (line + "\n").encode())
+    os.close(ready_fd)
 
 
 class BridgeServer:
@@ -323,6 +334,8 @@ def main(argv: list[str] | None = None, bridge: str | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format=f"%(asctime)s bridge[{os.getpid()}] %(levelname)s %(message)s")
     set_parent_death_signal(args.parent_pid)
+    # simulators may print while they are built: keep stdout clean for the ready line
+    ready_fd = _stdout_to_stderr()
 
     def _terminate(signum: int, frame: Any) -> None:
         raise SystemExit(0)
@@ -336,8 +349,7 @@ def main(argv: list[str] | None = None, bridge: str | None = None) -> int:
     except Exception as e:  # bad options, unknown bridge, missing simulator, address in use
         print(f"bridge server could not start: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
-    print(f"{READY_PREFIX}{server.endpoint} pid={os.getpid()}", flush=True)
-    _redirect_stdout_to_stderr()
+    _announce(ready_fd, f"{READY_PREFIX}{server.endpoint} pid={os.getpid()}")
     log.info("serving %d %s/%s environments on %s", len(server.envs), server.bridge, server.task, server.endpoint)
     try:
         server.serve_forever()

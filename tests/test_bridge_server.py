@@ -286,3 +286,48 @@ def test_helpers() -> None:
     assert split_envs(5, 1) == [1] * 5
     with pytest.raises(ValueError):
         split_envs(0, None)
+
+
+def test_ready_line_comes_first_even_when_the_simulator_prints(tmp_path) -> None:
+    (tmp_path / "noisy_sim.py").write_text(
+        "from bridges.toy import make_env as _toy\n"
+        "def make_env(**kw):\n"
+        "    print('hello from the simulator')\n"
+        "    return _toy(**kw)\n"
+    )
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r}); from bridges import registry; "
+        "registry.BRIDGES['noisy'] = 'noisy_sim:make_env'; from bridges.server import main; "
+        "main(['--bridge', 'noisy', '--bind', 'tcp://127.0.0.1:*', '--num-envs', '2'])"
+    )
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().startswith("BRIDGE-READY tcp://127.0.0.1:")
+    finally:
+        p.terminate()
+        _, err = p.communicate(timeout=10)
+    assert err.count("hello from the simulator") == 2
+    assert p.returncode == 0
+
+
+class _NumpyInfo(_Exploding):
+    def step(self, skill: int) -> Observation:
+        import numpy as np
+
+        return Observation("x", ["a"], k=1, info={"vector": np.arange(3, dtype=np.float32), "n": np.int64(4)})
+
+
+def test_numpy_values_in_info_cross_the_wire() -> None:
+    srv = BridgeServer("np", "tcp://127.0.0.1:*", envs=[_NumpyInfo()])
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_ms": 50}, daemon=True)
+    t.start()
+    venv = RemoteVecEnv([srv.endpoint])
+    try:
+        venv.reset()
+        obs = venv.step([0])[0]
+        assert obs.info == {"vector": [0.0, 1.0, 2.0], "n": 4}
+    finally:
+        venv.links[0].sock.send(P.encode({"type": "close", "id": 1, "shutdown": True}))
+        t.join(5)
+        venv.close()
+        srv.close()
