@@ -66,6 +66,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--pings", type=int, default=5000)
     ap.add_argument("--envs", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--envs-per-server", type=int, default=None, help="default: one server per env up to the cores")
     args = ap.parse_args()
     bridge, task = pick_bridge(args.bridge, args.task)
     print(f"bridge={bridge} task={task} cores={os.cpu_count()} seconds={args.seconds} repeats={args.repeats}")
@@ -74,7 +75,7 @@ def main() -> None:
     for n in args.envs:
         configs.append((n, "in-process", dict(in_process=True)))
         for transport in ("ipc", "tcp"):
-            configs.append((n, transport, dict(transport=transport)))
+            configs.append((n, transport, dict(transport=transport, envs_per_server=args.envs_per_server)))
     results: dict[tuple[int, str], list[float]] = {(n, name): [] for n, name, _ in configs}
     venvs = {(n, name): make_vec_env(bridge, task, num_envs=n, seed=0, **kw) for n, name, kw in configs}
     try:

@@ -164,6 +164,7 @@ class RemoteVecEnv:
                 self._env_link.extend((link, j) for j in range(link.num_envs))
         except BaseException:
             self._close_sockets()
+            self.ctx.term()
             raise
         self.num_envs = len(self._env_link)
         self.bridge = self.links[0].welcome["bridge"]
@@ -237,8 +238,16 @@ class RemoteVecEnv:
 
     def close(self) -> None:
         """Close the sockets (servers we spawned are stopped by their owner, bridges.launch)."""
+        if self.ctx.closed:
+            return
         self._close_sockets()
         self.ctx.term()
+
+    def __enter__(self) -> RemoteVecEnv:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # ------------------------------------------------------------- internals
     def _close_sockets(self) -> None:

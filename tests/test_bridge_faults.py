@@ -56,7 +56,8 @@ def test_dead_or_hung_server_is_restarted_and_its_episodes_dropped(how: str, cap
         with caplog.at_level("WARNING", logger="bridges"):
             out = venv.step([0] * 4)
         noticed = time.monotonic() - t0
-        assert noticed < (1.0 if how == "kill" else 4.0)
+        # detection + a restart (a fresh python process) under a loaded CI machine
+        assert noticed < (5.0 if how == "kill" else 8.0)
         assert victim.pid != old_pid and victim.poll() is None
         assert _wait_gone([old_pid], 3) == []
         # envs 2 and 3 lived on the dead server: dropped, ended, with a fresh first observation

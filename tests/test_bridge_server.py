@@ -208,7 +208,7 @@ def test_attach_to_running_servers_by_address() -> None:
         obs = venv.reset()
         out = venv.step([0, 0, 0])
         assert all(isinstance(o, Observation) and o.k == 1 for o in out) and len(obs) == 3
-        assert all(rtt < 0.5 for rtt in venv.ping())
+        assert all(rtt < 2.0 for rtt in venv.ping())
         venv.close()
         assert all(p.poll() is None for p in procs)  # attached servers keep running
     finally:
