@@ -220,3 +220,31 @@ def test_over_the_real_bridge_server():
         if vec is not None:
             vec.close()
         proc.stop()
+
+
+def _tech_policy(obs):
+    """Wood, a table, a wood pickaxe, then stone; explore when nothing useful is in sight."""
+    inv, near, offered = obs.info["inventory"], obs.info["nearby"], obs.skills
+    wants = []
+    if not inv["wood_pickaxe"]:
+        wants.append("make wood pickaxe")
+        if "table" not in near:
+            wants.append("place table")
+    else:
+        wants.append("collect stone")
+    wants += ["collect wood", "explore"]
+    return next(offered.index(w) for w in wants if w in offered)
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_a_chain_of_skills_reaches_stone_on_real_worlds(seed):
+    env = make_env(seed=seed, prefetch=False, max_steps=1000)
+    obs = env.reset()
+    for _ in range(60):
+        obs = env.step(_tech_policy(obs))
+        assert not obs.ended
+        if obs.info["achievements"]["collect_stone"]:
+            break
+    got = {k for k, v in obs.info["achievements"].items() if v}
+    assert {"collect_wood", "place_table", "make_wood_pickaxe", "collect_stone"} <= got
+    env.close()
