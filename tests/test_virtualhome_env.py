@@ -19,7 +19,7 @@ from vh_helpers import (
 from bridges.registry import env_factory
 from bridges.spec import Observation, SkillEnv, SkillError
 from bridges.virtualhome.env import make_env
-from bridges.virtualhome.executor import GraphExecutor
+from bridges.virtualhome.executor import GraphExecutor, evolving_graph
 from bridges.virtualhome.scene import load_scene
 from skills import virtualhome as sk
 
@@ -359,6 +359,8 @@ def test_executor_applies_twosome_rules_on_the_package_executor():
     assert ex.execute("[walk] <kitchen> (11)") == (True, "")
     ok, why = ex.execute("[walk] <nothing> (4242)")
     assert not ok and "no object with id 4242" in why
+    # the package keeps a timing record per state change forever; the adapter clears it
+    assert evolving_graph().common.TimeMeasurement._measurement_time == {}
 
 
 def test_debug_cli_runs(capsys):
@@ -368,3 +370,17 @@ def test_debug_cli_runs(capsys):
                  "--actions", ",".join(map(str, FOOD_OPTIMAL))]) == 0
     out = capsys.readouterr().out
     assert "NOT executable" in out and "not close" in out and "reward 1.0, done True" in out
+
+
+def test_full_action_space_for_the_mlp_baseline():
+    """Spec §5: all actions offered; an unmasked or impossible one is a no-op that costs a step."""
+    env = make_env("food-preparation", full_actions="true")
+    obs = env.reset()
+    assert obs.skills == [s.text for s in sk.food_skills()] and obs.info["action_ids"] == [0, 2, 3, 4, 5]
+    obs = env.step(6)  # grab the pancake from afar: not executable
+    assert not obs.info["executed"] and "not close" in obs.info["error"] and obs.info["step"] == 1
+    with pytest.raises(SkillError, match="10 skills are valid"):
+        env.step(10)
+    for a in FOOD_OPTIMAL:
+        obs = env.step(a)
+    assert obs.done and obs.reward == 1.0 and obs.info["episode"]["l"] == 7

@@ -59,8 +59,14 @@ class VirtualHomeEnv:
 
     name = "virtualhome"
 
-    def __init__(self, task: Task, backend: Any, max_steps: int | None = None, log_gamma: float = 0.95):
+    def __init__(
+        self, task: Task, backend: Any, max_steps: int | None = None, log_gamma: float = 0.95,
+        full_actions: bool = False,
+    ):
         self.spec = task
+        # full_actions: offer every action (the PPO-MLP baseline's Discrete space, spec §5);
+        # the mask still comes in info["action_ids"], and an unmasked action may just fail.
+        self.full_actions = bool(full_actions)
         self.task = task.name
         self.backend = backend
         self.max_steps = int(max_steps if max_steps is not None else task.max_steps)
@@ -89,12 +95,11 @@ class VirtualHomeEnv:
         """Run valid skill number ``skill`` (an index into the last ``skills``)."""
         if self._ended:
             raise SkillError("the episode has ended; call reset() first")
-        if isinstance(skill, bool) or not isinstance(skill, int) or not 0 <= skill < len(self.action_ids):
+        ids = self.offered_ids
+        if isinstance(skill, bool) or not isinstance(skill, int) or not 0 <= skill < len(ids):
             offered = "; ".join(f"{i}: {t}" for i, t in enumerate(self.skill_texts))
-            raise SkillError(
-                f"skill index {skill!r} out of range: {len(self.action_ids)} skills are valid now ({offered})"
-            )
-        action = self.spec.skills[self.action_ids[skill]]
+            raise SkillError(f"skill index {skill!r} out of range: {len(ids)} skills are valid now ({offered})")
+        action = self.spec.skills[ids[skill]]
         return self._run(action.line(self.ids), action_id=action.id)
 
     def close(self) -> None:
@@ -113,8 +118,13 @@ class VirtualHomeEnv:
         return self._run(line, action_id=None)
 
     @property
+    def offered_ids(self) -> list[int]:
+        """Action ids behind the skill indices: the valid ones (TWOSOME's mask), or all."""
+        return [s.id for s in self.spec.skills] if self.full_actions else self.action_ids
+
+    @property
     def skill_texts(self) -> list[str]:
-        return [self.spec.skills[i].text for i in self.action_ids]
+        return [self.spec.skills[i].text for i in self.offered_ids]
 
     @property
     def vector(self) -> list[int]:
@@ -171,7 +181,8 @@ def make_env(task: str = "food-preparation", seed: int | None = None, **options:
     """Build a VirtualHome task env.
 
     Options: ``mode`` (``symbolic`` | ``unity``), ``variant`` (Food Preparation words),
-    ``max_steps`` (50), ``log_gamma`` (0.95, for ``info["episode"]["r"]`` only);
+    ``max_steps`` (50), ``log_gamma`` (0.95, for ``info["episode"]["r"]`` only),
+    ``full_actions`` (offer all actions, not only the valid ones: the PPO-MLP baseline's space);
     symbolic: ``vh_data`` (a VirtualHome data folder), ``scene`` (scene file stem);
     unity: ``host``, ``port``, ``executable``, ``connect_timeout``, ``environment``,
     ``character``, ``initial_room`` (see ``unity.py``). Values may be strings (from a CLI).
@@ -187,6 +198,9 @@ def make_env(task: str = "food-preparation", seed: int | None = None, **options:
     spec = get_task(task, opts.pop("variant", None))
     max_steps = opts.pop("max_steps", None)
     log_gamma = opts.pop("log_gamma", 0.95)
+    full_actions = opts.pop("full_actions", False)
+    if isinstance(full_actions, str):
+        full_actions = full_actions.strip().lower() in ("1", "true", "yes", "on")
     if mode == "symbolic":
         known = {"vh_data", "scene"}
         _reject_unknown(opts, known, mode)
@@ -198,7 +212,7 @@ def make_env(task: str = "food-preparation", seed: int | None = None, **options:
         backend = UnityBackend(**opts)
     else:
         raise ValueError(f"unknown VirtualHome mode {mode!r}; use 'symbolic' or 'unity'")
-    return VirtualHomeEnv(spec, backend, max_steps=max_steps, log_gamma=log_gamma)
+    return VirtualHomeEnv(spec, backend, max_steps=max_steps, log_gamma=log_gamma, full_actions=full_actions)
 
 
 def _reject_unknown(opts: dict, known: set[str], mode: str) -> None:
@@ -206,5 +220,5 @@ def _reject_unknown(opts: dict, known: set[str], mode: str) -> None:
     if unknown:
         raise ValueError(
             f"unknown VirtualHome option(s) for mode {mode!r}: {', '.join(unknown)}; "
-            f"known: mode, variant, max_steps, log_gamma, {', '.join(sorted(known))}"
+            f"known: mode, variant, max_steps, log_gamma, full_actions, {', '.join(sorted(known))}"
         )

@@ -113,6 +113,7 @@ class GraphExecutor:
 
     def _load(self, graph: dict) -> None:
         env = self._eg.environment
+        self._dict = graph  # the graph as a dict, kept: to_dict() is the costliest call per step
         self._graph = env.EnvironmentGraph(graph)
         self._state = env.EnvironmentState(self._graph, self._name_equivalence, instance_selection=True)
         self._state.executor_data = self._executor_data
@@ -122,8 +123,8 @@ class GraphExecutor:
         self.char_id = min(n.id for n in chars)
 
     def graph(self) -> dict:
-        """The current environment graph as a dict (nodes with property and state names)."""
-        return self._state.to_dict()
+        """The current environment graph as a dict (shared: do not modify it)."""
+        return self._dict
 
     def parse(self, line: str):
         """The package's ScriptLine for ``line``; raises LineError with the parser's reason."""

@@ -67,7 +67,7 @@ def _pick_scene(folder: Path, scene: str | None) -> Path:
 
 def validate_graph(graph: dict, where: str) -> None:
     """Raise ValueError naming the first problem of a malformed environment graph."""
-    if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), list) or not isinstance(graph.get("edges"), list):
+    if not (isinstance(graph, dict) and isinstance(graph.get("nodes"), list) and isinstance(graph.get("edges"), list)):
         raise ValueError(f"{where}: a scene graph is a map with 'nodes' and 'edges' lists")
     ids = set()
     for n in graph["nodes"]:

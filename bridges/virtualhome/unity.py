@@ -108,6 +108,9 @@ class UnityBackend:
 
     def _launch(self, executable: str, port: str, x_display: str | None, no_graphics: bool) -> None:
         path = Path(executable).expanduser()
+        candidates = [path] + [path.with_name(path.name + ext) for ext in (".x86_64", ".x86", ".exe", ".app")]
+        if not any(c.exists() for c in candidates):
+            raise FileNotFoundError(f"cannot start the VirtualHome Unity executable {executable!r}: no such file")
         try:
             self._launcher = self._cu.communication.UnityLauncher(
                 port=port, file_name=str(path), x_display=x_display, no_graphics=no_graphics, logging=False
@@ -127,7 +130,9 @@ class UnityBackend:
                 )
             proc = getattr(self._launcher, "proc", None)
             if proc is not None and proc.poll() is not None:
-                raise ConnectionError(f"the VirtualHome Unity executable exited with code {proc.returncode} before answering")
+                raise ConnectionError(
+                    f"the VirtualHome Unity executable exited with code {proc.returncode} before answering"
+                )
             self.comm.timeout_wait = max(0.2, min(5.0, remaining))
             try:
                 self._post({"action": "idle"})
