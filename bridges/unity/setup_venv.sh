@@ -42,7 +42,6 @@ fi
 VPY="$VENV/bin/python"
 PIP=("$VPY" -m pip install --quiet --disable-pip-version-check --no-input)
 
-"${PIP[@]}" --ignore-requires-python --no-deps "mlagents-envs==1.1.0"
 "${PIP[@]}" \
     "protobuf==3.20.3" \
     "numpy==1.23.5" \
@@ -54,6 +53,8 @@ PIP=("$VPY" -m pip install --quiet --disable-pip-version-check --no-input)
     "pyzmq>=25" \
     "msgpack>=1.0" \
     "pytest>=8"
+# Last, so that pip has no declared-but-absent requirement to complain about.
+"${PIP[@]}" --ignore-requires-python --no-deps "mlagents-envs==1.1.0"
 
 SITE="$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 echo "$REPO" > "$SITE/agent_runtime_repo.pth"
