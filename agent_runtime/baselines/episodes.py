@@ -1,0 +1,56 @@
+"""Per-environment episode bookkeeping shared by the baselines."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bridges.spec import Observation
+
+
+class EpisodeTracker:
+    """Sums rewards, decisions and primitive steps per environment; emits a log dict per ended episode.
+
+    A log is ``{"decisions_so_far", "return", "success", "decisions", "steps", "env"}``: ``return`` is
+    the plain sum of the transitions' rewards (each already discounted inside its macro by the
+    simulator), ``decisions_so_far`` counts decisions of all environments up to this episode's end.
+    Dropped episodes (a crashed simulator) are not logged.
+    """
+
+    def __init__(self, num_envs: int, log_fn: Callable[[dict[str, Any]], None] | None = None):
+        self.logs: list[dict[str, Any]] = []
+        self.log_fn = log_fn
+        self.decisions = 0
+        self._ret = [0.0] * num_envs
+        self._len = [0] * num_envs
+        self._steps = [0] * num_envs
+
+    def record(self, i: int, obs: Observation) -> None:
+        """Account one decision of environment ``i`` whose result is ``obs``."""
+        self.decisions += 1
+        self._ret[i] += obs.reward
+        self._len[i] += 1
+        self._steps[i] += obs.k
+        if obs.dropped or obs.ended:
+            if not obs.dropped:
+                log = {
+                    "decisions_so_far": self.decisions,
+                    "return": self._ret[i],
+                    "success": bool(obs.info.get("success", False)),
+                    "decisions": self._len[i],
+                    "steps": self._steps[i],
+                    "env": i,
+                }
+                self.logs.append(log)
+                if self.log_fn is not None:
+                    self.log_fn(log)
+            self._ret[i], self._len[i], self._steps[i] = 0.0, 0, 0
+
+
+def next_observation(obs: Observation) -> Observation:
+    """The observation to act on next: the new episode's first one when ``obs`` ended one."""
+    if obs.ended or obs.dropped:
+        if obs.reset_obs is None:
+            raise ValueError("an ended episode's observation carries no reset_obs: the VecEnv must auto-reset")
+        return obs.reset_obs
+    return obs
