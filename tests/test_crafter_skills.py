@@ -64,7 +64,6 @@ def test_path_goes_around_obstacles(env):
 
 def test_path_never_steps_into_lava(env):
     player = env._game._player
-    px, py = (int(v) for v in player.pos)
     for dy in range(-9, 10):
         put(env, 1, dy, "lava")  # lava wall between the player and the tree
     put(env, 3, 0, "tree")

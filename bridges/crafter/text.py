@@ -10,10 +10,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from skills.crafter import VIEW, primitive_text, view_bounds  # noqa: F401  (re-exported)
+from skills.crafter import view_bounds
 
 VITALS = ("health", "food", "drink", "energy")
 GROUND = frozenset({"grass", "sand", "path"})  # not listed among what is seen: it is everywhere
+
+
 def object_name(obj) -> str:
     """Text name of a crafter object (``cow``, ``zombie``, ``skeleton``, ``arrow``, ``sapling``, ``ripe plant``)."""
     kind = type(obj).__name__.lower()
