@@ -98,6 +98,9 @@ SKILL_BY_TEXT: dict[str, Skill] = {s.text: s for s in SKILLS}
 PRIMITIVE_SKILLS: tuple[Skill, ...] = tuple(Skill(primitive_text(a), "primitive", a) for a in ACTIONS)
 # With skills on, the primitives whose text is not already a skill (movement, do, noop) can be added.
 EXTRA_PRIMITIVES: tuple[Skill, ...] = tuple(s for s in PRIMITIVE_SKILLS if s.text not in SKILL_BY_TEXT)
+# Fixed catalogue ids (for baselines with one output per possible skill): skills then the extra
+# primitives in skill mode; crafter's own action ids in primitive mode.
+SKILL_CATALOGUE: tuple[Skill, ...] = SKILLS + EXTRA_PRIMITIVES
 
 
 def has_items(inventory: dict[str, int], needs: dict[str, int]) -> bool:

@@ -82,6 +82,8 @@ def test_info_carries_what_a_summary_needs_and_is_msgpackable():
     assert info["last_actions"] == ["collect wood"]
     assert isinstance(info["nearby"], list)
     assert len(info["vector"]) == 9 * 7 + 16 + 4
+    assert [sk.SKILL_CATALOGUE[i].text for i in info["skill_ids"]] == obs.skills  # fixed ids for MLP baselines
+    assert info["num_skill_ids"] == len(sk.SKILLS) + 6
     assert "success" not in info  # Crafter has no success; the score is computed from achievements
     assert msgpack.unpackb(msgpack.packb(obs.to_wire()))["info"]["inventory"]["wood"] == 1
     env.close()
@@ -128,6 +130,7 @@ def test_primitive_mode_offers_all_17_actions():
     assert "make iron sword" in obs.skills
     obs = env.step(obs.skills.index("move north"))
     assert obs.k == 1 and obs.info["actions"] == ["move_up"]
+    assert obs.info["skill_ids"] == list(range(17)) and obs.info["num_skill_ids"] == 17
     env.close()
 
 

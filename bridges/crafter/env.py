@@ -57,6 +57,8 @@ class CrafterEnv:
         self.max_skill_steps = max_skill_steps
         self.explore_steps = explore_steps
         self.history = history
+        catalogue = sk.SKILL_CATALOGUE if skills else sk.PRIMITIVE_SKILLS
+        self._catalogue_id = {s.text: i for i, s in enumerate(catalogue)}
         self._base_seed = int(seed) if seed is not None else random.SystemRandom().randrange(2**31)
         self._pool: WorldPool | None = None
         if prefetch:
@@ -173,6 +175,8 @@ class CrafterEnv:
             "step": int(game._step or 0),
             "seed": self.seed,
             "vector": self._vector(),
+            "skill_ids": [self._catalogue_id[s.text] for s in self._skills],
+            "num_skill_ids": len(self._catalogue_id),
         }
         return Observation(
             text=text.describe(world, player, last_actions=shown, daylight=world.daylight),
