@@ -97,6 +97,7 @@ class Telemetry:
         self._num_envs = 0
         self._decisions = 0
         self._last_error = ""
+        self._seq = 0  # bumped by every command: lets a client order heartbeats and replies
         self._episodes: deque[list[Any]] = deque(maxlen=history)
         self._last_decision: dict[int, bytes] = {}
         self._last_stats: bytes | None = None
@@ -237,6 +238,7 @@ class Telemetry:
             if skill is None:
                 return None
             if not 0 <= skill < num_skills:
+                self._seq += 1
                 self._last_error = f"override for env {env} dropped: skill {skill} out of range ({num_skills} valid skills)"
                 return None
             return skill
@@ -290,6 +292,7 @@ class Telemetry:
         """The runtime's control state as sent in replies and heartbeats."""
         return {
             "version": wire.PROTOCOL_VERSION,
+            "seq": self._seq,
             "pid": os.getpid(),
             "paused": self._paused,
             "greedy": self.greedy,
@@ -328,9 +331,10 @@ class Telemetry:
                 now = time.monotonic()
                 if self._pub is not None and now >= next_beat:
                     next_beat = now + self.heartbeat_s
-                    self._send(wire.TOPIC_HEARTBEAT, wire.pack(self.state()))
-                    if self._paused:
-                        with self._cond:
+                    with self._cond:
+                        state = self.state()
+                        self._send(wire.TOPIC_HEARTBEAT, wire.pack(state))
+                        if self._paused:
                             self._publish_pending()
             except zmq.ZMQError:
                 if self._stop.is_set():
@@ -364,6 +368,8 @@ class Telemetry:
             return wire.reply_error(str(e), self.state())
         name = cmd["cmd"]
         with self._cond:
+            if name != "status":
+                self._seq += 1
             if name == "pause":
                 self._paused = True
             elif name == "resume":

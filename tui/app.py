@@ -9,6 +9,7 @@ msgpack and textual only: no torch, no ``agent_runtime``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import threading
 import time
 from collections import deque
@@ -20,6 +21,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Sparkline, Static
 
 from tui import wire
@@ -231,6 +233,28 @@ class RuntimeApp(App):
 
     # ------------------------------------------------------------------ telemetry in
 
+    # Timer and thread callbacks can land while the app is shutting down and its widgets are gone.
+    @contextlib.contextmanager
+    def _quiet_on_teardown(self):
+        try:
+            yield
+        except NoMatches:
+            if not (self._stop.is_set() or self._exit or self._closing or self._closed or not self.screen.query("#status")):
+                raise
+
+    def _check_alive(self) -> None:
+        with self._quiet_on_teardown():
+            self._check_alive_now()
+
+    def _apply(self, batch: _Batch) -> None:
+        with self._quiet_on_teardown():
+            self._apply_now(batch)
+
+    def _on_reply(self, cmd: dict[str, Any], reply: dict[str, Any], quiet: bool) -> None:
+        with self._quiet_on_teardown():
+            self._on_reply_now(cmd, reply, quiet)
+
+
     def _receive(self) -> None:
         """Worker thread: read telemetry, fold it into a batch, hand the batch over at most 10 times a second."""
         ctx = zmq.Context.instance()
@@ -265,12 +289,12 @@ class RuntimeApp(App):
         finally:
             sock.close(0)
 
-    def _apply(self, batch: _Batch) -> None:
+    def _apply_now(self, batch: _Batch) -> None:
         was_connected = self.connected
         self.last_message = time.monotonic()
         self.connected = True
         self.messages_seen += batch.count
-        if batch.state is not None:
+        if batch.state is not None and self._newer(batch.state):
             self.runtime_state = batch.state
             if not self._control_explicit and batch.state.get("control"):
                 self.control = wire.connectable(batch.state["control"], wire.host_of(self.connect))
@@ -293,6 +317,12 @@ class RuntimeApp(App):
         self._refresh_status()
         if batch.episodes or batch.stats is not None:
             self._refresh_curve()
+
+    def _newer(self, state: dict[str, Any]) -> bool:
+        """Heartbeats and replies travel on two sockets: keep the state with the latest command (seq)."""
+        if state.get("pid") != self.runtime_state.get("pid"):
+            return True  # another runtime (restarted): start over
+        return (state.get("seq") or 0) >= (self.runtime_state.get("seq") or 0)
 
     def _panel(self, env: int) -> EnvPanel:
         panel = self.panels.get(env)
@@ -326,7 +356,7 @@ class RuntimeApp(App):
             if panel.is_mounted:
                 panel.refresh_view()
 
-    def _check_alive(self) -> None:
+    def _check_alive_now(self) -> None:
         since = self.last_message or self._started
         if self.connected and time.monotonic() - since > self.timeout:
             self.connected = False
@@ -403,9 +433,9 @@ class RuntimeApp(App):
 
         self.run_worker(work, thread=True, name=f"control-{cmd.get('cmd')}", exit_on_error=False)
 
-    def _on_reply(self, cmd: dict[str, Any], reply: dict[str, Any], quiet: bool) -> None:
+    def _on_reply_now(self, cmd: dict[str, Any], reply: dict[str, Any], quiet: bool) -> None:
         self.replies.append((cmd, reply))
-        if reply.get("state"):
+        if reply.get("state") and self._newer(reply["state"]):
             self.runtime_state = reply["state"]
         name = cmd.get("cmd")
         if not reply.get("ok"):
