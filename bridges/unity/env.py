@@ -6,7 +6,7 @@ contract with the Unity side is in docs/unity_side_channel.md; in short:
 * the behaviour has one discrete action branch (more are zero-filled) of size S+1:
   action 0 = *hold* (no new skill: do nothing, request a decision again), action
   i+1 = run skill i of the list the agent last sent;
-* an agent's observation 0, element 0, is its *key*: a small integer, stable
+* element 0 of an agent's vector observation is its *key*: a small integer, stable
   across episodes and unique within the behaviour (ML-Agents' agent id changes
   every episode, so it cannot tie an agent to an env slot);
 * each decision request comes with one message on the text side channel
@@ -174,11 +174,13 @@ class UnityHub:
         additional_args: list[str] | None = None,
         log_folder: str | None = None,
         max_substeps: int = 10_000,
+        key_observation: int | None = None,
         communicator_factory: CommunicatorFactory | None = None,
     ):
         if max_substeps < 1:
             raise ValueError(f"max_substeps must be >= 1, got {max_substeps}")
         self.max_substeps = int(max_substeps)
+        self._key_observation = key_observation
         self.timeout_wait = timeout_wait
         self.port = (base_port if base_port is not None else (
             UnityEnvironment.BASE_ENVIRONMENT_PORT if file_name else UnityEnvironment.DEFAULT_EDITOR_PORT
@@ -231,7 +233,17 @@ class UnityHub:
         except UnityEnvironmentException as e:
             raise UnityConnectionError(f"Unity environment on port {self.port} failed to start: {e}") from e
 
+        self.slots: list[_Slot] = []
+        self.started = False
+        self.closed = False
+        self._academy_steps = 0
+        self._unity_lock = threading.RLock()  # whoever holds it talks to Unity
+        self._mx = threading.Lock()  # guards pending actions and results between threads
         try:
+            # Unity sends a behaviour's spec with the first batch of its agents, not at
+            # connection: reset first (this also delivers time_scale and env_params).
+            self._call(self.env.reset, "the first reset")
+            self._academy_steps += 1
             self.behaviour = self._resolve(behaviour)
             spec = self.env.behavior_specs[self.behaviour]
             self._check_spec(spec)
@@ -240,31 +252,35 @@ class UnityHub:
             raise
         self.spec = spec
         self.max_skills = spec.action_spec.discrete_branches[0] - 1
-        self.slots: list[_Slot] = []
-        self.started = False
-        self.closed = False
-        self._academy_steps = 0
-        self._unity_lock = threading.RLock()  # whoever holds it talks to Unity
-        self._mx = threading.Lock()  # guards pending actions and results between threads
 
     # -- setup checks --------------------------------------------------------------
 
-    def _resolve(self, behaviour: str) -> str:
+    def _resolve(self, behaviour: str, patience: int = 100) -> str:
+        """The full behaviour name; Unity steps (agents held) until it shows up, ``patience`` at most."""
+        for _ in range(min(patience, self.max_substeps)):
+            names = sorted(self.env.behavior_specs.keys())
+            if not behaviour:
+                if len(names) == 1:
+                    return names[0]
+                if len(names) > 1:
+                    raise UnknownBehaviourError(
+                        f"the Unity scene has {len(names)} behaviours ({', '.join(names)}); name one as the task"
+                    )
+            else:
+                hits = [n for n in names if n == behaviour or n.split("?", 1)[0] == behaviour]
+                if len(hits) == 1:
+                    return hits[0]
+            self._call(self.env.step, "waiting for the scene's behaviours")  # no actions set: all hold
+            self._academy_steps += 1
         names = sorted(self.env.behavior_specs.keys())
-        if not names:
-            raise UnknownBehaviourError(f"the Unity scene on port {self.port} reported no behaviour with agents")
         if not behaviour:
-            if len(names) == 1:
-                return names[0]
             raise UnknownBehaviourError(
-                f"the Unity scene has {len(names)} behaviours ({', '.join(names)}); name one as the task"
+                f"the Unity scene on port {self.port} showed no behaviour with agents in {patience} steps"
             )
-        hits = [n for n in names if n == behaviour or n.split("?", 1)[0] == behaviour]
-        if len(hits) != 1:
-            raise UnknownBehaviourError(
-                f"unknown behaviour {behaviour!r}: the Unity scene on port {self.port} has {', '.join(names)}"
-            )
-        return hits[0]
+        raise UnknownBehaviourError(
+            f"unknown behaviour {behaviour!r}: the Unity scene on port {self.port} has "
+            f"{', '.join(names) if names else 'no behaviour with agents'}"
+        )
 
     def _check_spec(self, spec) -> None:
         branches = spec.action_spec.discrete_branches
@@ -273,13 +289,30 @@ class UnityHub:
                 f"behaviour {self.behaviour!r} must have a discrete action branch of size (max skills + 1) "
                 f"(action 0 = hold, i+1 = skill i); it has discrete branches {tuple(branches)}"
             )
-        obs = spec.observation_specs
-        if not obs or len(obs[0].shape) != 1 or obs[0].shape[0] < 1:
-            shape = obs[0].shape if obs else None
-            raise UnityBridgeError(
-                f"behaviour {self.behaviour!r}: observation 0 must be a vector whose element 0 is the agent "
-                f"key; its shape is {shape}"
-            )
+        self.key_obs = self._find_key_observation(spec.observation_specs)
+
+    def _find_key_observation(self, specs) -> int:
+        """Which observation carries the key: the CollectObservations vector (ML-Agents sorts sensors
+        by name, so it is not always first), else the first vector observation."""
+        shapes = [(o.name, tuple(o.shape)) for o in specs]
+        if self._key_observation is not None:
+            i = self._key_observation
+            if not 0 <= i < len(specs) or len(specs[i].shape) != 1 or specs[i].shape[0] < 1:
+                raise UnityBridgeError(
+                    f"behaviour {self.behaviour!r}: key_observation={i} is not a non-empty vector observation; "
+                    f"the observations are {shapes}"
+                )
+            return i
+        vectors = [i for i, o in enumerate(specs) if len(o.shape) == 1 and o.shape[0] >= 1]
+        for i in vectors:
+            if specs[i].name.startswith("VectorSensor"):
+                return i
+        if vectors:
+            return vectors[0]
+        raise UnityBridgeError(
+            f"behaviour {self.behaviour!r}: needs a vector observation whose element 0 is the agent key "
+            f"(add it first in CollectObservations); the observations are {shapes}"
+        )
 
     # -- views -----------------------------------------------------------------------
 
@@ -379,17 +412,15 @@ class UnityHub:
             raise UnityConnectionError(f"Unity on port {self.port} failed during {what}: {e}") from e
 
     def _start(self) -> None:
-        """First reset: find N distinct agent keys, sorted, and give them to the slots in order."""
-        self._call(self.env.reset, "the first reset")
-        self._academy_steps += 1
+        """First reset (Unity was reset at connection): N distinct agent keys, sorted, go to the slots in order."""
         seen: dict[int, tuple[int, AgentMessage, list[float], float]] = {}
         for _ in range(self.max_substeps):
             decision, terminal, msgs = self._read()
             for i, agent_id in enumerate(decision.agent_id):
-                key = self._key(decision.obs[0][i])
+                key = self._key(decision.obs[self.key_obs][i])
                 if key not in msgs:
                     raise self._missing(key, "began an episode")
-                seen[key] = (int(agent_id), msgs[key][-1], self._vector(decision.obs[0][i]), float(decision.reward[i]))
+                seen[key] = (int(agent_id), msgs[key][-1], self._vector(decision.obs[self.key_obs][i]), float(decision.reward[i]))
             if len(seen) >= len(self.slots):
                 break
             self._send_and_step({})
@@ -471,7 +502,7 @@ class UnityHub:
         v = float(row[0])
         if not (v.is_integer() and 0 <= v < MAX_KEY):
             raise UnityBridgeError(
-                f"behaviour {self.behaviour!r}: observation 0 element 0 must be the agent key, an integer "
+                f"behaviour {self.behaviour!r}: element 0 of observation {self.key_obs} must be the agent key, an integer "
                 f"in [0, {MAX_KEY}); got {v!r}"
             )
         return int(v)
@@ -520,7 +551,7 @@ class UnityHub:
         slot_by_key = {s.key: s for s in self.slots if s.key is not None}
         with self._mx:
             for i, agent_id in enumerate(terminal.agent_id):
-                slot = slot_by_key.get(self._key(terminal.obs[0][i]))
+                slot = slot_by_key.get(self._key(terminal.obs[self.key_obs][i]))
                 if slot is None or slot.agent_id != int(agent_id):
                     continue  # an agent no slot drives, or an episode the slot already left
                 queue = msgs.get(slot.key, [])
@@ -530,7 +561,7 @@ class UnityHub:
                 self._check_message(slot, msg, ended=True)
                 slot.reward += float(terminal.reward[i])
                 interrupted = bool(terminal.interrupted[i])
-                obs = self._observation(slot, msg, self._vector(terminal.obs[0][i]), k=self._k(slot, msg),
+                obs = self._observation(slot, msg, self._vector(terminal.obs[self.key_obs][i]), k=self._k(slot, msg),
                                         done=not interrupted, truncated=interrupted)
                 slot.reward = 0.0
                 slot.agent_id = None
@@ -541,11 +572,11 @@ class UnityHub:
                     slot.ended_obs = obs
             for i, agent_id in enumerate(decision.agent_id):
                 agent_id = int(agent_id)
-                slot = slot_by_key.get(self._key(decision.obs[0][i]))
+                slot = slot_by_key.get(self._key(decision.obs[self.key_obs][i]))
                 if slot is None:
                     continue
                 queue = msgs.get(slot.key, [])
-                vector = self._vector(decision.obs[0][i])
+                vector = self._vector(decision.obs[self.key_obs][i])
                 if slot.agent_id is None:
                     if not queue:
                         raise self._missing(slot.key, "began an episode")
@@ -674,6 +705,7 @@ def make_env(
     additional_args: list[str] | None = None,
     log_folder: str | None = None,
     max_substeps: int = 10_000,
+    key_observation: int | None = None,
     communicator_factory: CommunicatorFactory | None = None,
 ) -> UnityAgentEnv:
     """A SkillEnv on behaviour ``task`` ("" = the only one) of a Unity environment.
@@ -713,6 +745,7 @@ def make_env(
         additional_args=additional_args,
         log_folder=log_folder,
         max_substeps=_as_number("max_substeps", max_substeps, int),
+        key_observation=None if key_observation in (None, "") else _as_number("key_observation", key_observation, int),
         communicator_factory=communicator_factory,
     )
     with _HUBS_LOCK:

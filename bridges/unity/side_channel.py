@@ -4,7 +4,7 @@ One message per agent decision, laid out with ML-Agents' side-channel primitives
 (little-endian, as C# ``OutgoingMessage`` writes them):
 
     int32   format version            (FORMAT_VERSION)
-    int32   agent key                 (== the agent's observation 0, element 0)
+    int32   agent key                 (== element 0 of the agent's vector observation)
     string  text                      (prompt-ready observation text)
     string  goal                      (task / mission in words; may be empty)
     int32   number of skills S

@@ -83,6 +83,7 @@ class ToyScene:
         seed: int = 0,
         fault: str = "",
         fault_at: int = 1,
+        ray_sensor: bool = False,
     ):
         self.behaviour = behaviour
         self.extra_behaviours = extra_behaviours
@@ -94,11 +95,13 @@ class ToyScene:
         self.rng = random.Random(seed)
         self.fault = fault
         self.fault_at = fault_at
+        self.ray_sensor = ray_sensor  # another vector sensor whose name sorts before "VectorSensor"
         self.agents = [ToyAgent(key=k, index=i) for i, k in enumerate(keys if keys is not None else [100, 101])]
         self._next_episode_id = 1000
         self._last_decided: list[ToyAgent] = []
         self._terminal: list[tuple[ToyAgent, AgentInfoProto, bytes]] = []
         self.outputs = 0
+        self._specs_sent = False
         # What the Python side sent, for the tests to check.
         self.seed: int | None = None
         self.time_scale: float | None = None
@@ -133,12 +136,15 @@ class ToyScene:
 
     def _info(self, a: ToyAgent, done: bool = False, interrupted: bool = False) -> AgentInfoProto:
         key = 0.5 if self.fault == "bad_key" and self.outputs >= self.fault_at else float(a.key)
-        obs = ObservationProto(
+        obs = [ObservationProto(
             float_data=ObservationProto.FloatData(data=[key, float(a.target), float(a.decisions)]),
-            shape=[3], compression_type=COMPRESSION_NONE,
-        )
+            shape=[3], compression_type=COMPRESSION_NONE, name="VectorSensor_size3",
+        )]
+        if self.ray_sensor:  # ML-Agents orders sensors by name: this one comes first
+            obs.insert(0, ObservationProto(float_data=ObservationProto.FloatData(data=[0.25, 0.75]), shape=[2],
+                                           compression_type=COMPRESSION_NONE, name="RayPerceptionSensor"))
         return AgentInfoProto(reward=a.reward, done=done, max_step_reached=interrupted, id=a.episode_id,
-                              observations=[obs])
+                              observations=obs)
 
     def _frame(self, step_no: int) -> None:
         """AgentAct: run every agent's skill for one frame."""
@@ -202,29 +208,34 @@ class ToyScene:
             a.reward = 0.0
             a.k = 0
         agent_infos = {self.behaviour: UnityRLOutputProto.ListAgentInfoProto(value=infos)}
-        rl = UnityRLOutputProto(agentInfos=agent_infos, side_channel=bytes(channel))
-        return UnityOutputProto(rl_output=rl)
+        out = UnityOutputProto()
+        if not self._specs_sent and infos:
+            # Like the C# communicator: a behaviour's spec travels with its first agent infos.
+            self._specs_sent = True
+            out.rl_initialization_output.CopyFrom(UnityRLInitializationOutputProto(brain_parameters=self._brains()))
+            for b in self.extra_behaviours:  # one idle agent each, so that Python registers them
+                agent_infos[b] = UnityRLOutputProto.ListAgentInfoProto(value=[self._info(self.agents[0])])
+        out.rl_output.CopyFrom(UnityRLOutputProto(agentInfos=agent_infos, side_channel=bytes(channel)))
+        return out
+
+    def _brains(self) -> list[BrainParametersProto]:
+        spec = ActionSpecProto(num_discrete_actions=1, discrete_branch_sizes=[self.max_skills + 1])
+        return [BrainParametersProto(brain_name=b, is_training=True, action_spec=spec)
+                for b in (self.behaviour, *self.extra_behaviours)]
 
     # -- Python -> Unity ----------------------------------------------------------------
 
     def initialize_output(self) -> UnityOutputProto:
-        behaviours = (self.behaviour, *self.extra_behaviours)
-        spec = ActionSpecProto(num_discrete_actions=1, discrete_branch_sizes=[self.max_skills + 1])
-        params = [BrainParametersProto(brain_name=b, is_training=True, action_spec=spec) for b in behaviours]
-        for a in self.agents:
-            self._begin_episode(a)
-            a.requesting = False
-        probe = self._info(self.agents[0])
-        infos = {b: UnityRLOutputProto.ListAgentInfoProto(value=[probe]) for b in behaviours}
+        """Academy initialization: versions and capabilities; no behaviour specs yet (as in C#)."""
         caps = UnityRLCapabilitiesProto(baseRLCapabilities=True, concatenatedPngObservations=True,
                                         compressedChannelMapping=True, hybridActions=True,
                                         trainingAnalytics=True, variableLengthObservation=True,
                                         multiAgentGroups=True)
         init = UnityRLInitializationOutputProto(
             name="ToyScene", communication_version=UnityEnvironment.API_VERSION,
-            package_version="toy", log_path="", brain_parameters=params, capabilities=caps,
+            package_version="toy", log_path="", capabilities=caps,
         )
-        return UnityOutputProto(rl_initialization_output=init, rl_output=UnityRLOutputProto(agentInfos=infos))
+        return UnityOutputProto(rl_initialization_output=init)
 
     def on_initialize_input(self, unity_input) -> None:
         self.seed = unity_input.rl_initialization_input.seed

@@ -71,6 +71,19 @@ def test_first_reset_gives_slots_the_sorted_keys():
     hub.close()
 
 
+def test_key_comes_from_the_collect_observations_vector():
+    scene = ToyScene(keys=[4, 2], ray_sensor=True)
+    hub, (a, b) = views(scene, 2)
+    assert hub.key_obs == 1  # not the ray sensor that sorts first
+    oa = a.reset()
+    assert oa.info["agent_key"] == 2 and len(oa.info["vector"]) == 2
+    hub.close()
+    with pytest.raises(UnityBridgeError, match=r"element 0 of observation 0 must be the agent key.*0.25"):
+        hub, (a,) = views(ToyScene(keys=[4], ray_sensor=True), 1, key_observation=0)
+        a.reset()
+    hub.close()
+
+
 def test_sequential_steps_hold_the_other_agents():
     scene = ToyScene(keys=[100, 101], decisions_per_episode=50)
     hub, vs = views(scene, 2)
@@ -154,14 +167,11 @@ def test_threaded_steps_share_academy_steps():
 def test_time_scale_env_params_and_seed_reach_unity():
     scene = ToyScene(keys=[1])
     hub, (v,) = views(scene, 1, time_scale=7.5, env_params={"num_doors": 5}, seed=42)
+    # Unity applies side-channel data before the reset command (as C# does): the very first
+    # episode already has the parameter.
     o = v.reset()
     assert scene.time_scale == 7.5 and scene.params == {"num_doors": 5.0} and scene.seed == 42
-    # The scene read the parameter at its episode start: a reset after it arrived shows 5 doors.
-    o = v.step(0)
-    o = v.step(0) if not o.ended else o
-    assert o.ended
-    o = v.reset()
-    assert len(o.skills) == 5
+    assert len(o.skills) == 5 and "5 doors" in o.text
     hub.close()
 
 
@@ -183,7 +193,7 @@ def test_unknown_behaviour_is_named():
         ("version", r"format version 99 from Unity, this bridge speaks version 1"),
         ("missing", rf"agent key 100: began an episode but sent no message on side channel {CHANNEL_ID}"),
         ("too_many_skills", r"9 skills, but the discrete action branch \(size 9\) allows at most 8"),
-        ("bad_key", r"element 0 must be the agent key, an integer"),
+        ("bad_key", r"element 0 of observation 0 must be the agent key, an integer in \[0, 16777216\); got 0.5"),
     ],
 )
 def test_contract_breaches_are_clear_errors(fault, pattern):
