@@ -313,8 +313,13 @@ class SceneCommunicator(Communicator):
         self.closed = True
 
 
-def serve_grpc(scene: ToyScene, port: int, connect_timeout: float = 30.0, host: str = "localhost") -> int:
-    """Be the Unity side of a real gRPC connection; return the number of exchanges."""
+def serve_grpc(scene: ToyScene, port: int, connect_timeout: float = 30.0, host: str = "localhost",
+               quit_after: int = 0) -> int:
+    """Be the Unity side of a real gRPC connection; return the number of exchanges.
+
+    ``quit_after``: after that many exchanges, leave as the Editor does when Play stops
+    (an Exchange with status 400).
+    """
     import grpc
     from mlagents_envs.communicator_objects.header_pb2 import HeaderProto
     from mlagents_envs.communicator_objects.unity_message_pb2 import UnityMessageProto
@@ -331,6 +336,9 @@ def serve_grpc(scene: ToyScene, port: int, connect_timeout: float = 30.0, host: 
     reply = stub.Exchange(UnityMessageProto(header=ok))
     exchanges = 0
     while reply.header.status == 200:
+        if quit_after and exchanges >= quit_after:
+            stub.Exchange(UnityMessageProto(header=HeaderProto(status=400)))
+            break
         out = scene.handle(reply.unity_input.rl_input)
         reply = stub.Exchange(UnityMessageProto(header=ok, unity_output=out))
         exchanges += 1
@@ -345,10 +353,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--doors", type=int, default=3)
     p.add_argument("--decisions", type=int, default=2, help="skills per episode")
     p.add_argument("--connect-timeout", type=float, default=60.0)
+    p.add_argument("--quit-after", type=int, default=0, help="stop (status 400) after this many exchanges")
     a = p.parse_args(argv)
     scene = ToyScene(keys=[int(k) for k in a.keys.split(",")], num_doors=a.doors, decisions_per_episode=a.decisions)
     t0 = time.monotonic()
-    n = serve_grpc(scene, a.port, a.connect_timeout)
+    n = serve_grpc(scene, a.port, a.connect_timeout, quit_after=a.quit_after)
     print(f"fake unity: {n} exchanges, {len(scene.skill_log)} skills, time_scale={scene.time_scale}, "
           f"params={scene.params}, {time.monotonic() - t0:.2f}s", flush=True)
     return 0

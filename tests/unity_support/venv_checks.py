@@ -346,3 +346,45 @@ def test_real_grpc_with_the_scene_in_another_process():
             proc.communicate()
     assert proc.returncode == 0, text
     assert "12 skills" in text and "time_scale=4.0" in text, text
+
+
+def _scene_process(port: int, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, os.path.join(HERE, "fake_unity.py"), "--port", str(port), "--keys", "1",
+         "--decisions", "100", "--connect-timeout", "30", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def test_unity_leaving_midway_is_named():
+    port = free_port()
+    proc = _scene_process(port, "--quit-after", "3")
+    try:
+        v = make_env(base_port=port, timeout_wait=30)
+        o = v.reset()
+        with pytest.raises(UnityConnectionError, match=f"Unity on port {port} closed the connection during a step"):
+            for _ in range(10):
+                o = v.step(right_skill(o))
+        v.close()
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def test_unity_dying_midway_is_a_timeout():
+    port = free_port()
+    proc = _scene_process(port)
+    try:
+        v = make_env(base_port=port, timeout_wait=2)
+        o = v.reset()
+        proc.kill()
+        proc.communicate()
+        t0 = time.monotonic()
+        with pytest.raises(UnityConnectionError, match=f"Unity on port {port} did not answer within timeout_wait=2.0 s"):
+            v.step(right_skill(o))
+        assert time.monotonic() - t0 < 10
+        v.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
