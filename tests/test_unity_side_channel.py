@@ -70,7 +70,8 @@ def test_any_truncation_is_reported(cut):
     "data,pattern",
     [
         (encode_message(EXAMPLE) + b"\x00", r"1 unexpected trailing bytes"),
-        (encode_message(EXAMPLE, version=2), rf"format version 2 from Unity, this bridge speaks version {FORMAT_VERSION}"),
+        (encode_message(EXAMPLE, version=2),
+         rf"format version 2 from Unity, this bridge speaks version {FORMAT_VERSION}"),
         (encode_message(EXAMPLE)[:-1] + b"\x02", r"success is byte 2, expected 0 or 1"),
         (struct.pack("<ii", 1, 7) + struct.pack("<i", -5), r"length of text is -5"),
         (struct.pack("<ii", 1, 7) + struct.pack("<i", 2) + b"\xff\xfe", r"text is not valid UTF-8"),

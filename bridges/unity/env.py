@@ -362,7 +362,8 @@ class UnityHub:
             elif slot.state == "idle" and slot.next_obs is None and slot.ended_obs is None and not slot.interrupted:
                 # Mid-episode: ML-Agents can only reset the whole scene.
                 self._full_reset(caller=slot)
-            self._advance_until(lambda: slot.next_obs is not None, f"the agent of env slot {slot.index} to begin an episode")
+            self._advance_until(lambda: slot.next_obs is not None,
+                                f"the agent of env slot {slot.index} to begin an episode")
             obs = slot.next_obs
             slot.msg, slot.vector = slot.next_msg, slot.next_vector
             slot.next_obs = slot.next_msg = None
@@ -376,7 +377,8 @@ class UnityHub:
         with self._mx:
             if slot.state != "idle" or slot.msg is None:
                 raise UnityBridgeError(f"env slot {slot.index}: step() before reset(), or a step is already running")
-            if isinstance(skill, bool) or not isinstance(skill, (int, np.integer)) or not 0 <= skill < len(slot.msg.skills):
+            is_int = isinstance(skill, (int, np.integer)) and not isinstance(skill, bool)
+            if not is_int or not 0 <= skill < len(slot.msg.skills):
                 raise SkillError(f"skill index {skill!r} out of range: {len(slot.msg.skills)} skills are valid")
             if slot.interrupted:
                 obs = self._observation(slot, slot.msg, slot.vector, truncated=True)
@@ -391,7 +393,8 @@ class UnityHub:
             slot.result = None
             slot.state = "pending"
         with self._unity_lock:
-            self._advance_until(lambda: slot.result is not None, f"the agent of env slot {slot.index} (key {slot.key}) to finish its skill")
+            self._advance_until(lambda: slot.result is not None,
+                                f"the agent of env slot {slot.index} (key {slot.key}) to finish its skill")
             with self._mx:
                 obs, slot.result = slot.result, None
         assert obs is not None
@@ -413,14 +416,14 @@ class UnityHub:
 
     def _start(self) -> None:
         """First reset (Unity was reset at connection): N distinct agent keys, sorted, go to the slots in order."""
-        seen: dict[int, tuple[int, AgentMessage, list[float], float]] = {}
+        seen: dict[int, tuple[int, AgentMessage, list[float]]] = {}
         for _ in range(self.max_substeps):
             decision, terminal, msgs = self._read()
             for i, agent_id in enumerate(decision.agent_id):
                 key = self._key(decision.obs[self.key_obs][i])
                 if key not in msgs:
                     raise self._missing(key, "began an episode")
-                seen[key] = (int(agent_id), msgs[key][-1], self._vector(decision.obs[self.key_obs][i]), float(decision.reward[i]))
+                seen[key] = (int(agent_id), msgs[key][-1], self._vector(decision.obs[self.key_obs][i]))
             if len(seen) >= len(self.slots):
                 break
             self._send_and_step({})
@@ -430,7 +433,7 @@ class UnityHub:
                 f"{self.max_substeps} Unity steps, but {len(self.slots)} env slots need one agent each"
             )
         for slot, key in zip(self.slots, sorted(seen)):
-            agent_id, msg, vector, _ = seen[key]
+            agent_id, msg, vector = seen[key]
             slot.key = key
             self._begin_episode(slot, agent_id, msg, vector)
         self.started = True
@@ -502,8 +505,8 @@ class UnityHub:
         v = float(row[0])
         if not (v.is_integer() and 0 <= v < MAX_KEY):
             raise UnityBridgeError(
-                f"behaviour {self.behaviour!r}: element 0 of observation {self.key_obs} must be the agent key, an integer "
-                f"in [0, {MAX_KEY}); got {v!r}"
+                f"behaviour {self.behaviour!r}: element 0 of observation {self.key_obs} must be the agent key, "
+                f"an integer in [0, {MAX_KEY}); got {v!r}"
             )
         return int(v)
 

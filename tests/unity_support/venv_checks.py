@@ -380,7 +380,8 @@ def test_unity_dying_midway_is_a_timeout():
         proc.kill()
         proc.communicate()
         t0 = time.monotonic()
-        with pytest.raises(UnityConnectionError, match=f"Unity on port {port} did not answer within timeout_wait=2.0 s"):
+        expected = f"Unity on port {port} did not answer within timeout_wait=2.0 s"
+        with pytest.raises(UnityConnectionError, match=expected):
             v.step(right_skill(o))
         assert time.monotonic() - t0 < 10
         v.close()
