@@ -89,3 +89,16 @@ def test_csharp_ascii_strings_decode():
     raw = struct.pack("<ii", 1, 0) + struct.pack("<i", 3) + "abc".encode("ascii") + struct.pack("<iii?", 0, 0, 1, True)
     m = decode_message(raw)
     assert (m.text, m.goal, m.skills, m.k, m.success) == ("abc", "", [], 1, True)
+
+
+def test_env_module_outside_its_venv_says_how_to_get_it():
+    import importlib.util
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", "import bridges.unity.env"], capture_output=True, text=True,
+                       cwd=DOC.parent.parent)
+    if importlib.util.find_spec("mlagents_envs") is None:
+        assert r.returncode != 0 and "bash bridges/unity/setup_venv.sh" in r.stderr, r.stderr
+    else:
+        assert r.returncode == 0, r.stderr

@@ -33,9 +33,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import grpc
 import numpy as np
-from mlagents_envs.base_env import ActionTuple
+
+try:
+    import grpc
+    from mlagents_envs.base_env import ActionTuple
+except ImportError as e:  # the runtime's own environment: the bridge lives in its own venv
+    raise ImportError(
+        f"the unity bridge needs mlagents-envs 1.1.0 and grpcio ({e}); make its virtualenv with "
+        "`bash bridges/unity/setup_venv.sh` and run the server with it (config env.python: .venv-unity/bin/python)"
+    ) from e
 from mlagents_envs.communicator import Communicator
 from mlagents_envs.communicator_objects.unity_to_external_pb2_grpc import add_UnityToExternalProtoServicer_to_server
 from mlagents_envs.environment import UnityEnvironment
