@@ -191,10 +191,12 @@ class SkillRunner:
     The skill walks (re-planning every step, since the other chef moves) to the
     nearest target, turns to face it and interacts; it ends right after that
     interact. "fill the dish with soup" waits facing the pot until the soup is
-    ready. A chef that a move did not move (the other chef is in the way) takes
-    a random step to get unstuck. A skill whose targets vanish (the other chef
-    took the last onion from the counter) or that runs ``max_steps`` steps ends
-    without its effect; every skill takes at least one primitive step.
+    ready. When a move did not land where it should, the other chef is in the
+    way: the chef walks round it (a shortest way that avoids its cell) or, half
+    the time or when there is no way round, takes a random step. A skill whose
+    targets vanish (the other chef took the last onion from the counter) or that
+    runs ``max_steps`` steps ends without its effect; every skill takes at least
+    one primitive step.
     """
 
     def __init__(
@@ -216,8 +218,8 @@ class SkillRunner:
         self.wait_steps = wait_steps
         self.steps = 0
         self.done = False
-        self._last: tuple[Any, Any] | None = None  # (pos_and_or before, action) of the last move
-        self._detour: list[Any] | None = []  # actions of a way round the other chef, being followed
+        self._expect: Any = None  # where the last action should have put the chef: (pos, orientation)
+        self._detour: list[Any] = []  # the rest of a way round the other chef, being followed
 
     def next_action(self, state: Any) -> Any:
         """The primitive action to take now (``done`` becomes True when this is the skill's last)."""
@@ -233,42 +235,33 @@ class SkillRunner:
         if best is None:
             self.done = True
             return STAY
-        goal, _ = best
-        blocked = self._last is not None and self._last[0] == me.pos_and_or and self._last[1] in MOVES
-        if blocked or self._detour:
-            # The last move changed nothing: the other chef is in the way. Walk around it
-            # (the package's planner ignores other chefs), or step aside when there is no way round.
-            if blocked:
-                # Half the time a random step: two chefs that both detour the same way would
-                # block each other again and again (both heading for the same cell, say).
-                others = {p.position for i, p in enumerate(state.players) if i != self.chef}
-                way = self.kitchen.detour(me.pos_and_or, targets, others) if self.rng.random() < 0.5 else None
-                self._detour = way if way else [self.rng.choice(MOVES + [STAY])]
-            action = self._detour.pop(0)
-            self._last = (me.pos_and_or, action)
-            if action == INTERACT:
-                self._detour = []
-                return self._interact(state, goal_target(me.pos_and_or))
-            return action
-        action = self.kitchen.planner.get_plan(me.pos_and_or, goal)[0][0]
-        self._last = (me.pos_and_or, action)
+        if self._expect is not None and self._expect != me.pos_and_or:
+            # Blocked by the other chef (the package's planner ignores other chefs). Half the
+            # time a random step: two chefs that both walk round the same way, or that both
+            # head for the same cell, would block each other again and again.
+            others = {p.position for i, p in enumerate(state.players) if i != self.chef}
+            way = self.kitchen.detour(me.pos_and_or, targets, others) if self.rng.random() < 0.5 else None
+            self._detour = way or [self.rng.choice(MOVES + [STAY])]
+        action = self._detour.pop(0) if self._detour else self.kitchen.planner.get_plan(me.pos_and_or, best[0])[0][0]
+        if action == INTERACT and goal_target(me.pos_and_or) not in targets:
+            # A way round planned for targets that have changed since: plan afresh.
+            self._detour = []
+            action = self.kitchen.planner.get_plan(me.pos_and_or, best[0])[0][0]
         if action == INTERACT:
-            return self._interact(state, goal_target(goal))
+            self._expect = me.pos_and_or
+            pot = goal_target(me.pos_and_or)
+            if self.skill == PICK_UP_SOUP and not state.get_object(pot).is_ready:
+                return STAY  # facing the pot: wait for the soup
+            self.done = True
+            return INTERACT
+        self._expect = self.kitchen.mdp._move_if_direction(me.position, me.orientation, action)
         return action
-
-    def _interact(self, state: Any, target: tuple[int, int]) -> Any:
-        if self.skill == PICK_UP_SOUP and state.has_object(target) and not state.get_object(target).is_ready:
-            self._last = None
-            return STAY  # facing the pot: wait for the soup
-        self.done = True
-        return INTERACT
 
 
 def goal_target(goal: Any) -> tuple[int, int]:
     """The cell a (position, orientation) motion goal faces."""
     (x, y), (dx, dy) = goal
     return (x + dx, y + dy)
-
 
 
 def scripted_choice(kitchen: Kitchen, state: Any, chef: int, rng: random.Random, epsilon: float = 0.0) -> int:
