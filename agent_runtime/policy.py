@@ -51,6 +51,20 @@ class PolicyOutput:
         return -(torch.where(self.scores.mask, p * lp, torch.zeros_like(lp))).sum(-1)
 
 
+# Llama-style names and their T5 equivalents, so one config works for both families.
+T5_NAMES = {"q_proj": "q", "k_proj": "k", "v_proj": "v", "o_proj": "o"}
+
+
+def resolve_target_modules(model: nn.Module, wanted: list[str]) -> list[str]:
+    """The LoRA target module names as this model spells them; an error lists the names it has."""
+    linear = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+    resolved = [w if w in linear else T5_NAMES.get(w, w) for w in wanted]
+    missing = [w for w, r in zip(wanted, resolved) if r not in linear]
+    if missing:
+        raise ValueError(f"lora.target_modules: {missing} not in this model; its linear layers are: {sorted(linear)}")
+    return resolved
+
+
 class ActorCritic(nn.Module):
     """LoRA actor + value-head critic over one frozen base model."""
 
@@ -76,7 +90,7 @@ class ActorCritic(nn.Module):
             r=lora_r,
             lora_alpha=lora_alpha,
             lora_dropout=lora_dropout,
-            target_modules=target_modules or ["q_proj", "v_proj"],
+            target_modules=resolve_target_modules(loaded.model, target_modules or ["q_proj", "v_proj"]),
             task_type=TaskType.SEQ_2_SEQ_LM if loaded.is_encoder_decoder else TaskType.CAUSAL_LM,
         )
         self.model = get_peft_model(loaded.model, lora)

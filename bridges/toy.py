@@ -37,11 +37,7 @@ class PickNamedEnv:
         colours = self._rng.sample(COLOURS, self.num_candidates)
         self._target = self._rng.randrange(self.num_candidates)
         self._skills = [f"open the {c} door" for c in colours]
-        text = (
-            f"You are in a hall with {self.num_candidates} doors: "
-            + ", ".join(colours)
-            + f". The key is behind the {colours[self._target]} door. You should"
-        )
+        text = f"You are in a hall with {self.num_candidates} doors. The key is behind the {colours[self._target]} door. You should"
         return Observation(text=text, skills=list(self._skills), goal="find the key", reward=reward, k=k)
 
     def reset(self, seed: int | None = None) -> Observation:

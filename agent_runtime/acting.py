@@ -1,0 +1,54 @@
+"""One decision round: prompts -> scores -> actions (sampled, greedy, or a person's override)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from agent_runtime.policy import ActorCritic
+from agent_runtime.scoring import EncodedPrompt
+
+
+@dataclass
+class Decisions:
+    """The outcome of one round over N environments."""
+
+    encoded: list[EncodedPrompt]
+    actions: list[int]
+    logps: list[float]
+    values: list[float]
+    probs: list[list[float]]
+    overridden: list[bool]
+
+
+@torch.no_grad()
+def decide(
+    policy: ActorCritic,
+    prompts: list[str],
+    skills: list[list[str]],
+    greedy: bool,
+    overrides: list[int | None] | None = None,
+    generator: torch.Generator | None = None,
+) -> Decisions:
+    """Score every valid skill of every environment in one batch and pick an action each."""
+    encoded = policy.encode(prompts, skills)
+    out = policy(encoded)
+    log_probs = out.log_probs.float().cpu()
+    values = out.values.float().cpu().tolist()
+    actions, logps, probs, over = [], [], [], []
+    for i, sk in enumerate(skills):
+        lp = log_probs[i, : len(sk)]
+        p = lp.exp()
+        forced = overrides[i] if overrides is not None else None
+        if forced is not None:
+            a = forced
+        elif greedy:
+            a = int(torch.argmax(lp))
+        else:
+            a = int(torch.multinomial(p, 1, generator=generator))
+        actions.append(a)
+        logps.append(float(lp[a]))
+        probs.append(p.tolist())
+        over.append(forced is not None)
+    return Decisions(encoded, actions, logps, values, probs, over)

@@ -1,0 +1,64 @@
+"""Run logs: console (rich), TensorBoard scalars, JSONL of episodes and of updates."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+console = Console(stderr=True)
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """Route the runtime's and the bridges' loggers to the console."""
+    root = logging.getLogger()
+    if not any(isinstance(h, RichHandler) for h in root.handlers):
+        root.addHandler(RichHandler(console=console, show_path=False, rich_tracebacks=True))
+    root.setLevel(level)
+    for noisy in ("httpx", "urllib3", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class RunLogger:
+    """Writes ``episodes.jsonl`` and ``updates.jsonl`` in the run folder, plus TensorBoard scalars."""
+
+    def __init__(self, run_dir: Path, tensorboard: bool = True, jsonl: bool = True):
+        self.run_dir = run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self._episodes = open(run_dir / "episodes.jsonl", "a") if jsonl else None
+        self._updates = open(run_dir / "updates.jsonl", "a") if jsonl else None
+        self._tb = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(run_dir / "tb"))
+
+    def episode(self, record: dict[str, Any], step: int) -> None:
+        if self._episodes:
+            self._episodes.write(json.dumps(record) + "\n")
+            self._episodes.flush()
+        if self._tb:
+            self._tb.add_scalar("episode/return", record["return"], step)
+            self._tb.add_scalar("episode/length", record["length"], step)
+            if record.get("success") is not None:
+                self._tb.add_scalar("episode/success", float(record["success"]), step)
+
+    def update(self, record: dict[str, Any], step: int) -> None:
+        if self._updates:
+            self._updates.write(json.dumps(record) + "\n")
+            self._updates.flush()
+        if self._tb:
+            for k, v in record.items():
+                if isinstance(v, (int, float)) and k not in ("update", "decisions"):
+                    self._tb.add_scalar(f"train/{k}", v, step)
+
+    def close(self) -> None:
+        for f in (self._episodes, self._updates):
+            if f:
+                f.close()
+        if self._tb:
+            self._tb.close()
