@@ -124,3 +124,22 @@ def test_baselines_run_over_the_bridge(venv_python):
         assert out["agent"].actor[-1].out_features == 11
     finally:
         venv.close()
+
+
+@pytest.mark.parametrize("config", sorted(p.name for p in (REPO / "configs").glob("overcooked_ai-*.yaml")))
+def test_configs_serve_an_episode(venv_python, config):
+    import yaml
+
+    env = yaml.safe_load((REPO / "configs" / config).read_text())["env"]
+    assert env["bridge"] == "overcooked_ai" and env["python"] == ".venv-overcooked_ai/bin/python"
+    options = {**env["options"], "horizon": 30}
+    venv = _bridge(venv_python, 1, options, seed=env["seed"], task=env["task"])
+    try:
+        obs = venv.reset()
+        steps = 0
+        while not obs[0].done:
+            obs = venv.step([len(obs[0].skills) - 1])  # wait
+            steps += obs[0].k
+        assert steps == 30 and obs[0].text.startswith("You are one of two chefs")
+    finally:
+        venv.close()
