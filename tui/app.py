@@ -27,8 +27,14 @@ from textual.widgets import Footer, Sparkline, Static
 from tui import wire
 
 BAR_WIDTH = 20
-APPLY_INTERVAL_S = 0.1  # telemetry is applied to the screen at most 10 times a second
+APPLY_INTERVAL_S = 0.2  # telemetry is applied to the screen at most 5 times a second
 CURVE_POINTS = 400
+CURVE_INTERVAL_S = 1.0
+# shown first, in this order, when the runtime's stats have them (both the runtime's and common names)
+STATS_KEYS = (
+    "update", "pg_loss", "policy_loss", "v_loss", "value_loss", "approx_kl", "kl", "entropy",
+    "lr_actor", "lr", "episode_return_mean", "success_rate",
+)  # fmt: skip
 
 
 def prob_bar(p: float, width: int = BAR_WIDTH) -> str:
@@ -60,6 +66,7 @@ class EnvPanel(Vertical, can_focus=True):
         self.paused = False
         self.selected: int | None = None
         self.queued: int | None = None  # an override the runtime has accepted and not used yet
+        self._heights: dict[str, int] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(id=f"title-{self.env}", classes="env-title")
@@ -97,8 +104,9 @@ class EnvPanel(Vertical, can_focus=True):
             title = f"env {self.env} · step {d.get('step', '?')} · episode step {d.get('episode_step', '?')} · {mode}"
         else:
             title = f"env {self.env} · waiting for a decision"
-        self.query_one(f"#title-{self.env}", Static).update(Text(title, style="bold"))
-        self.query_one(f"#obs-{self.env}", Static).update(Text(str(cur.get("text", ""))))
+        self._put("title", Text(title, style="bold", no_wrap=True, overflow="ellipsis"), 1)
+        obs = Text(str(cur.get("text", "")))
+        self._put("obs", obs, self._lines(obs))
 
         skills = self.skills()
         probs = self.shown_probs()
@@ -106,7 +114,7 @@ class EnvPanel(Vertical, can_focus=True):
         table = Table.grid(padding=(0, 1), expand=True)
         table.add_column(width=2)
         table.add_column(width=2, justify="right")
-        table.add_column(ratio=1, overflow="fold")
+        table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")  # one line per skill keeps the height fixed
         table.add_column(width=BAR_WIDTH)
         table.add_column(width=6, justify="right")
         for i, s in enumerate(skills):
@@ -126,7 +134,7 @@ class EnvPanel(Vertical, can_focus=True):
                 Text(prob_bar(p), style="cyan") if p is not None else Text("not scored", style="dim"),
                 f"{100 * p:5.1f}%" if p is not None else "",
             )
-        self.query_one(f"#skills-{self.env}", Static).update(table)
+        self._put("skills", table, len(skills))
 
         meta = Text()
         if d and pending:
@@ -149,7 +157,26 @@ class EnvPanel(Vertical, can_focus=True):
         elif self.selected is not None:
             hint = "" if pending else " (applies to the next decision)"
             meta.append(f"   picked skill {self.selected + 1}: Enter to override{hint}", style="magenta")
-        self.query_one(f"#meta-{self.env}", Static).update(meta)
+        self._put("meta", meta, self._lines(meta))
+
+    def _lines(self, text: Text) -> int:
+        width = self.content_size.width
+        if width <= 0:
+            return -1
+        return len(text.wrap(self.app.console, width))
+
+    def _put(self, part: str, renderable: Any, lines: int) -> None:
+        """Update one part; re-layout the screen only when its height may change (layout is the costly bit).
+
+        Text parts never shrink (padded to the most lines they had), so panels do not jump either.
+        """
+        before = self._heights.get(part)
+        if isinstance(renderable, Text) and before is not None and 0 <= lines < before:
+            renderable.append("\n" * (before - lines))
+            lines = before
+        layout = lines < 0 or before != lines
+        self._heights[part] = lines
+        self.query_one(f"#{part}-{self.env}", Static).update(renderable, layout=layout)
 
     def action_move(self, delta: int) -> None:
         n = len(self.skills())
@@ -208,6 +235,8 @@ class RuntimeApp(App):
         self.replies: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (command, reply), for tests and logs
         self.messages_seen = 0
         self._touched = False
+        self._curve_at = 0.0
+        self._banner = ""
         self._stop = threading.Event()
         self._started = time.monotonic()
 
@@ -256,7 +285,7 @@ class RuntimeApp(App):
 
 
     def _receive(self) -> None:
-        """Worker thread: read telemetry, fold it into a batch, hand the batch over at most 10 times a second."""
+        """Worker thread: read telemetry, fold it into a batch, hand the batch over at most 5 times a second."""
         ctx = zmq.Context.instance()
         sock = ctx.socket(zmq.SUB)
         sock.setsockopt(zmq.LINGER, 0)
@@ -315,7 +344,9 @@ class RuntimeApp(App):
             self.send_command({"cmd": "status"}, quiet=True)
         self._sync_panels()
         self._refresh_status()
-        if batch.episodes or batch.stats is not None:
+        now = time.monotonic()
+        if (batch.episodes or batch.stats is not None) and now - self._curve_at >= CURVE_INTERVAL_S:
+            self._curve_at = now
             self._refresh_curve()
 
     def _newer(self, state: dict[str, Any]) -> bool:
@@ -373,8 +404,11 @@ class RuntimeApp(App):
         return f"no runtime at {self.connect} (no telemetry for {self.timeout:g} s) — retrying…"
 
     def _refresh_banner(self) -> None:
-        banner = self.query_one("#banner", Static)
         text = self.banner_text()
+        if text == self._banner:
+            return
+        self._banner = text
+        banner = self.query_one("#banner", Static)
         banner.update(text)
         banner.display = bool(text)
 
@@ -396,7 +430,7 @@ class RuntimeApp(App):
         return " · ".join(parts)
 
     def _refresh_status(self) -> None:
-        self.query_one("#status", Static).update(Text(self.status_text(), style="bold"))
+        self.query_one("#status", Static).update(Text(self.status_text(), style="bold", no_wrap=True, overflow="ellipsis"), layout=False)
 
     def _refresh_curve(self) -> None:
         returns = [r for _, r, _ in self.episodes]
@@ -413,12 +447,13 @@ class RuntimeApp(App):
             )
         else:
             title = "no finished episode yet"
-        self.query_one("#curve-title", Static).update(title)
+        self.query_one("#curve-title", Static).update(Text(title, no_wrap=True, overflow="ellipsis"), layout=False)
         s = self.stats
         if s:
-            keys = [k for k in ("update", "policy_loss", "value_loss", "kl", "entropy", "lr", "episode_return_mean", "success_rate") if k in s]
+            keys = [k for k in STATS_KEYS if s.get(k) is not None]
             keys += [k for k in s if k not in keys and isinstance(s[k], (int, float)) and k != "decisions"][:4]
-            self.query_one("#stats", Static).update("  ".join(f"{k} {_fmt(s[k])}" for k in keys))
+            line = "  ".join(f"{k} {_fmt(s[k])}" for k in keys)
+            self.query_one("#stats", Static).update(Text(line, no_wrap=True, overflow="ellipsis"), layout=False)
 
     # ------------------------------------------------------------------ control out
 
