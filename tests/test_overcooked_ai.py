@@ -63,7 +63,8 @@ def test_skill_catalogue_is_consistent():
     from skills import overcooked_ai as S
 
     assert S.NUM_SKILLS == len(S.SKILL_TEXTS) == 11
-    assert S.SKILL_TEXTS[S.WAIT] == "wait" and S.SKILL_TEXTS[S.PUT_DOWN].format(held="dish") == "put the dish on the counter"
+    assert S.SKILL_TEXTS[S.WAIT] == "wait"
+    assert S.SKILL_TEXTS[S.PUT_DOWN].format(held="dish") == "put the dish on the counter"
     assert len(set(S.SKILL_TEXTS)) == S.NUM_SKILLS
     with pytest.raises(ValueError, match="catalogue"):
         S.SkillRunner(kitchen=None, chef=0, skill=S.NUM_SKILLS, rng=None)

@@ -99,6 +99,22 @@ def check_greedy_self_play_serves_soups_with_discounted_rewards() -> None:
     assert obs.info["success"] is True and obs.info["score"] == SOUP * deliveries
 
 
+def check_a_soup_off_the_order_list_scores_nothing() -> None:
+    env = _env(task="cramped_room", seed=0, partner="self", horizon=200, reward_scale=0.05)
+    obs = env.reset(seed=0)
+    plan = ["pick up an onion", "put the onion in the pot", "start cooking the soup", "pick up a dish",
+            "fill the dish with soup", "serve the soup"]
+    total = 0.0
+    while not obs.done:
+        if obs.info["chef"] == 0 and not plan:
+            break  # chef 0 has served and asks for more
+        skill = plan.pop(0) if obs.info["chef"] == 0 else "wait"  # chef 1 stays out of the way
+        obs = env.step(obs.skills.index(skill))
+        total += obs.reward
+    assert not plan and obs.info["wasted_soups"] == 1 and obs.info["soups"] == 0, obs.info
+    assert total == 0.0 and "(and 1 that scored nothing)" in obs.text, obs.text
+
+
 def check_scripted_partner_cooks_alone() -> None:
     # The policy plays chef 1 and stays at (3, 1), out of the helper's way (chef 0 starts at
     # (1, 2), the only cell that reaches the dishes).

@@ -126,6 +126,7 @@ class OvercookedAIEnv:
         self._turn = agent_index
         self._valid: list[int] = []
         self._soups = 0
+        self._wasted = 0
         self._score = 0.0
         self._over = True
 
@@ -142,6 +143,7 @@ class OvercookedAIEnv:
         self.state = start.deepcopy()
         self._runners = [None, None]
         self._soups = 0
+        self._wasted = 0
         self._score = 0.0
         self._over = False
         return self._advance()
@@ -167,7 +169,7 @@ class OvercookedAIEnv:
     def _advance(self) -> Observation:
         """Run primitive steps until a policy chef needs a skill (or the episode ends)."""
         assert self.state is not None
-        reward, k, shaped_total = 0.0, 0, 0.0
+        reward, k = 0.0, 0
         while True:
             waiting = [c for c in self._policy_chefs if self._runners[c] is None]
             if waiting and not self._over:
@@ -182,11 +184,13 @@ class OvercookedAIEnv:
             self.state, infos = self.mdp.get_state_transition(self.state, joint)
             sparse = float(sum(infos["sparse_reward_by_agent"]))
             shaped = float(sum(infos["shaped_reward_by_agent"]))
-            self._soups += sum(bool(x) for x in infos["event_infos"]["soup_delivery"])
+            # A soup that is not on the order list (1 onion, say) is delivered for 0 points: not counted.
+            scored = sum(1 for x in infos["sparse_reward_by_agent"] if x > 0)
+            self._soups += scored
+            self._wasted += sum(bool(x) for x in infos["event_infos"]["soup_delivery"]) - scored
             r = self.reward_scale * (sparse + self.shaped_reward * shaped)
             reward += self.gamma**k * r
             self._score += sparse
-            shaped_total += shaped
             k += 1
             for chef in (0, 1):
                 if self._runners[chef] is not None and self._runners[chef].done:
@@ -204,6 +208,7 @@ class OvercookedAIEnv:
             "chef": chef,
             "timestep": int(self.state.timestep),
             "soups": int(self._soups),
+            "wasted_soups": int(self._wasted),
             "score": float(self._score),
             "skill_ids": list(self._valid),
             "num_skill_ids": S.NUM_SKILLS,
@@ -246,9 +251,10 @@ class OvercookedAIEnv:
         lines = [
             f"You are one of two chefs in an Overcooked kitchen ({self.task}). A soup needs "
             f"{_count_words(ingredients)} in a pot; then someone starts cooking it, it cooks for {cook_time} steps, "
-            f"and a chef brings it in a dish to the serving spot ({value:g} points).",
+            f"and a chef brings it in a dish to the serving spot ({value:g} points). "
+            "Positions are (column, row), row 0 at the top.",
             f"Time step {st.timestep} of {self.horizon}; {self._soups} soup{'s' if self._soups != 1 else ''} "
-            "served so far.",
+            "served so far" + (f" (and {self._wasted} that scored nothing)." if self._wasted else "."),
             f"You are at {_pos(st.players[chef].position)} facing {_facing(st.players[chef].orientation)}, "
             f"{_holding(st.players[chef].held_object)}.",
         ]
