@@ -132,3 +132,20 @@ def test_ppo_mlp_rejects_what_it_cannot_use():
         train_ppo_mlp(LocalVecEnv([Shrinking]), total_decisions=64, num_steps=64, num_minibatches=1, seed=3)
     with pytest.raises(ValueError, match="divisible"):
         train_ppo_mlp(corridors(3), total_decisions=10, num_steps=5, num_minibatches=4)
+
+
+def test_command_line_writes_episode_logs(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "ppo.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent_runtime.baselines", "ppo-mlp", "--config", "configs/overcooked-tomato-salad.yaml",
+         "--decisions", "512", "--num-steps", "64", "--seed", "2", "--set", "env.in_process=true", "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    logs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert logs and {"decisions_so_far", "return", "success", "decisions", "steps"} <= set(logs[0])
+    assert "ppo-mlp:" in proc.stdout and str(out) in proc.stdout
