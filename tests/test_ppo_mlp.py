@@ -138,12 +138,13 @@ def test_command_line_writes_episode_logs(tmp_path):
     import json
     import subprocess
     import sys
+    from pathlib import Path
 
     out = tmp_path / "ppo.jsonl"
     proc = subprocess.run(
         [sys.executable, "-m", "agent_runtime.baselines", "ppo-mlp", "--config", "configs/overcooked-tomato-salad.yaml",
          "--decisions", "512", "--num-steps", "64", "--seed", "2", "--set", "env.in_process=true", "--out", str(out)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent,
     )
     assert proc.returncode == 0, proc.stderr
     logs = [json.loads(line) for line in out.read_text().splitlines()]
