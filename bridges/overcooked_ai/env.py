@@ -21,6 +21,7 @@ virtualenv: ``bash bridges/overcooked_ai/setup_venv.sh``.
 
 from __future__ import annotations
 
+import operator
 import random
 from typing import Any
 
@@ -151,10 +152,14 @@ class OvercookedAIEnv:
     def step(self, skill: int) -> Observation:
         if self.state is None or self._over:
             raise SkillError("the episode is over (or never started): call reset() first")
-        if isinstance(skill, bool) or not isinstance(skill, int) or not 0 <= skill < len(self._valid):
+        try:
+            index = -1 if isinstance(skill, bool) else operator.index(skill)  # numpy ints too, not 1.0 or "1"
+        except TypeError:
+            index = -1
+        if not 0 <= index < len(self._valid):
             raise SkillError(f"skill index {skill!r} out of range: {len(self._valid)} skills are valid "
                              f"({', '.join(self._texts(self._turn))})")
-        self._start(self._turn, self._valid[skill])
+        self._start(self._turn, self._valid[index])
         return self._advance()
 
     def close(self) -> None:
