@@ -1,11 +1,15 @@
 """Cost of telemetry to training: decisions/s with no subscriber, with the TUI attached, with a stalled subscriber.
 
     python benchmarks/telemetry.py [--seconds 4] [--repeats 3] [--envs 4] [--work-ms 20]
+    python benchmarks/telemetry.py --trainer [--decisions 256] [--model tiny] [--repeats 3] [--envs 4]
 
-Drives a loop that makes the trainer's per-decision telemetry calls (set_pending,
-poll, wait_while_paused, take_override, publish_decision, publish_episode,
-publish_stats) around a fixed amount of CPU work standing in for scoring, on the
-toy task. Conditions are interleaved and repeated; the median rate of each is
+By default drives a stand-in loop that makes the trainer's per-decision telemetry
+calls (set_pending, poll, wait_while_paused, take_override, publish_decision,
+publish_episode, publish_stats) around a fixed amount of CPU work standing in for
+scoring, on the toy task; ``--trainer`` runs the real trainer (agent_runtime.trainer,
+tiny model, toy task) instead. "attached" is the TUI (``python -m tui --headless``,
+120x50) in its own process; "stalled" a SUB socket in its own process that never
+reads. Conditions are interleaved and repeated; the median rate of each is
 compared with the median rate without a subscriber. Last line:
 ``RESULT slowdown_pct_attached=<x> slowdown_pct_stalled=<y>``.
 
@@ -230,65 +234,114 @@ def _wait_for_subscriber(pub: str, deadline_s: float = 10.0) -> None:
         probe.close(0)
 
 
-def run_condition(name: str, seconds: float, num_envs: int, iterations: int, tmp: str, idx: int) -> float:
-    pub = f"ipc://{tmp}/bench-{idx}-telemetry"
-    ctl = f"ipc://{tmp}/bench-{idx}-control"
-    proc = None
+def _start_subscriber(name: str, pub: str, ctl: str) -> subprocess.Popen | None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    if name == "attached":
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tui", "--connect", pub, "--control", ctl, "--headless"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+    elif name == "stalled":
+        proc = subprocess.Popen([sys.executable, "-c", STALLED, pub], env=env, stdout=subprocess.PIPE, text=True)
+        proc.stdout.readline()
+    else:
+        return None
+    _wait_for_subscriber(pub)
+    time.sleep(2.0 if name == "attached" else 0.3)  # let the TUI finish starting up
+    if proc.poll() is not None:
+        raise RuntimeError(f"the {name} subscriber exited early (code {proc.returncode})")
+    return proc
+
+
+def _stop(proc: subprocess.Popen | None, name: str) -> None:
+    if proc is None:
+        return
+    died = proc.poll()
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if died is not None:
+        raise RuntimeError(f"the {name} subscriber died during the run (code {died})")
+
+
+def run_mimic(name: str, a: argparse.Namespace, iterations: int, tmp: str, idx: int) -> tuple[float, float]:
+    """(decisions/s, trainer CPU ms per decision) of the stand-in loop under one condition."""
+    pub, ctl = f"ipc://{tmp}/bench-{idx}-telemetry", f"ipc://{tmp}/bench-{idx}-control"
     with Telemetry(pub, ctl) as tel:
-        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        if name == "attached":
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "tui", "--connect", pub, "--control", ctl, "--headless"],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
-        elif name == "stalled":
-            proc = subprocess.Popen([sys.executable, "-c", STALLED, pub], env=env, stdout=subprocess.PIPE, text=True)
-            proc.stdout.readline()
+        proc = _start_subscriber(name, pub, ctl)
         try:
-            if proc is not None:
-                _wait_for_subscriber(pub)
-                time.sleep(1.5 if name == "attached" else 0.3)  # let the TUI finish starting up
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the {name} subscriber exited early (code {proc.returncode})")
-            t = time.perf_counter()
-            n = mimic_trainer(tel, num_envs, iterations, seconds, seed=idx)
-            rate = n / (time.perf_counter() - t)
-            if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"the {name} subscriber died during the run (code {proc.returncode})")
+            t, c = time.perf_counter(), time.process_time()
+            n = mimic_trainer(tel, a.envs, iterations, a.seconds, seed=idx)
+            wall, cpu = time.perf_counter() - t, time.process_time() - c
         finally:
-            if proc is not None:
-                proc.terminate()
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-    return rate
+            _stop(proc, name)
+    return n / wall, 1000 * cpu / n
+
+
+def run_trainer(name: str, a: argparse.Namespace, tmp: str, idx: int) -> tuple[float, float]:
+    """(decisions/s, process CPU ms per decision) of the real trainer (tiny model, toy task) under one condition."""
+    from agent_runtime.config import load_config
+    from agent_runtime.trainer import Trainer
+
+    pub, ctl = f"ipc://{tmp}/bench-{idx}-telemetry", f"ipc://{tmp}/bench-{idx}-control"
+    cfg = load_config(
+        str(ROOT / "configs" / "toy.yaml"),
+        [
+            f"model.name={a.model}", f"telemetry.pub={pub}", f"telemetry.control={ctl}",
+            f"run.total_decisions={a.decisions}", f"env.num_envs={a.envs}", "env.in_process=true",
+            f"run.output_dir={tmp}/runs-{idx}", "run.progress=false", "checkpoint.every=0",
+            "log.tensorboard=false", "log.console_every=0",
+        ],
+    )  # fmt: skip
+    trainer = Trainer(cfg)
+    proc = _start_subscriber(name, pub, ctl)
+    try:
+        t, c = time.perf_counter(), time.process_time()
+        out = trainer.train()
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+    finally:
+        _stop(proc, name)
+    n = out["counters"]["decisions"]
+    return n / wall, 1000 * cpu / n
 
 
 def bench(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="benchmarks/telemetry.py")
-    p.add_argument("--seconds", type=float, default=4.0, help="length of one measurement")
+    p.add_argument("--trainer", action="store_true", help="drive the real trainer (agent_runtime.trainer) instead of the stand-in loop")
+    p.add_argument("--seconds", type=float, default=4.0, help="stand-in loop: length of one measurement")
+    p.add_argument("--work-ms", type=float, default=20.0, help="stand-in loop: CPU work per decision standing in for scoring")
+    p.add_argument("--decisions", type=int, default=256, help="trainer: decisions per measurement")
+    p.add_argument("--model", default="tiny", help="trainer: model.name (default %(default)s)")
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats of each condition")
     p.add_argument("--envs", type=int, default=4)
-    p.add_argument("--work-ms", type=float, default=20.0, help="CPU work per decision standing in for scoring")
     a = p.parse_args(argv)
-    iterations = calibrate(a.work_ms)
-    print(f"work per decision: {iterations} iterations (~{a.work_ms:g} ms when calibrated), {a.envs} envs", flush=True)
+    if a.trainer:
+        print(f"real trainer: model {a.model}, toy task, {a.envs} envs, {a.decisions} decisions a measurement", flush=True)
+    else:
+        iterations = calibrate(a.work_ms)
+        print(f"stand-in loop: {iterations} iterations of work a decision (~{a.work_ms:g} ms when calibrated), {a.envs} envs", flush=True)
     conditions = ["none", "attached", "stalled"]
     rates: dict[str, list[float]] = {c: [] for c in conditions}
+    cpus: dict[str, list[float]] = {c: [] for c in conditions}
     with tempfile.TemporaryDirectory(prefix="ar-bench-") as tmp:
         idx = 0
         for r in range(a.repeats):
             order = conditions if r % 2 == 0 else conditions[::-1]
             for c in order:
                 idx += 1
-                rate = run_condition(c, a.seconds, a.envs, iterations, tmp, idx)
+                rate, cpu = run_trainer(c, a, tmp, idx) if a.trainer else run_mimic(c, a, iterations, tmp, idx)
                 rates[c].append(rate)
-                print(f"repeat {r} {c:9s} {rate:8.2f} decisions/s", flush=True)
+                cpus[c].append(cpu)
+                print(f"repeat {r} {c:9s} {rate:8.2f} decisions/s  {cpu:7.3f} ms CPU a decision in the trainer", flush=True)
     med = {c: statistics.median(v) for c, v in rates.items()}
     for c in conditions:
-        print(f"median {c:9s} {med[c]:8.2f} decisions/s  (runs: {', '.join(f'{x:.2f}' for x in rates[c])})")
+        print(
+            f"median {c:9s} {med[c]:8.2f} decisions/s  (runs: {', '.join(f'{x:.2f}' for x in rates[c])})"
+            f"  trainer CPU {statistics.median(cpus[c]):.3f} ms a decision"
+        )
 
     def slowdown(c: str) -> float:
         return 100.0 * (med["none"] - med[c]) / med["none"]

@@ -189,3 +189,27 @@ def test_tui_against_the_real_runtime(runtime):
             await until(pilot, lambda: max(s for _, s in rt.decisions) > last_step + 4, rt, what="running again")
 
     asyncio.run(go())
+
+
+def make_screenshot(path: Path = ROOT / "docs" / "tui.svg", warmup_s: float = 40.0) -> None:
+    """Regenerate the screenshot in docs/: ``python tests/test_tui_runtime.py``."""
+    rt = RealRuntime()
+
+    async def go():
+        app = RuntimeApp(connect=rt.pub, control=rt.control, timeout=30.0)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await until(pilot, lambda: len(app.panels) == 2 and all(p.decision for p in app.panels.values()), rt, what="panels")
+            await pilot.pause(warmup_s)
+            app.panels[1].focus()
+            await pilot.press("3")
+            await pilot.pause(0.5)
+            app.save_screenshot(filename=path.name, path=str(path.parent))
+
+    try:
+        asyncio.run(go())
+    finally:
+        rt.stop()
+
+
+if __name__ == "__main__":
+    make_screenshot()

@@ -35,6 +35,10 @@ STATS_KEYS = (
     "update", "pg_loss", "policy_loss", "v_loss", "value_loss", "approx_kl", "kl", "entropy",
     "lr_actor", "lr", "episode_return_mean", "success_rate",
 )  # fmt: skip
+STATS_LABELS = {
+    "pg_loss": "pg loss", "policy_loss": "pg loss", "v_loss": "v loss", "value_loss": "v loss", "approx_kl": "kl",
+    "lr_actor": "lr", "episode_return_mean": "return", "success_rate": "success",
+}  # fmt: skip
 
 
 def prob_bar(p: float, width: int = BAR_WIDTH) -> str:
@@ -452,7 +456,7 @@ class RuntimeApp(App):
         if s:
             keys = [k for k in STATS_KEYS if s.get(k) is not None]
             keys += [k for k in s if k not in keys and isinstance(s[k], (int, float)) and k != "decisions"][:4]
-            line = "  ".join(f"{k} {_fmt(s[k])}" for k in keys)
+            line = "  ".join(f"{STATS_LABELS.get(k, k)} {_fmt(s[k])}" for k in keys)
             self.query_one("#stats", Static).update(Text(line, no_wrap=True, overflow="ellipsis"), layout=False)
 
     # ------------------------------------------------------------------ control out
@@ -582,5 +586,5 @@ def main(argv: list[str] | None = None) -> int:
     if args.timeout <= 0:
         raise SystemExit(f"--timeout must be > 0, got {args.timeout}")
     app = RuntimeApp(connect=args.connect, control=args.control, timeout=args.timeout)
-    app.run(headless=args.headless)
+    app.run(headless=args.headless, size=(120, 50) if args.headless else None)
     return 0
