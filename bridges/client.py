@@ -153,6 +153,7 @@ class RemoteVecEnv:
         self.max_restarts = max_restarts
         self.links: list[_Link] = []
         self._env_link: list[tuple[_Link, int]] = []
+        sock = None
         try:
             for s in servers:
                 process = None if isinstance(s, str) else s
@@ -163,6 +164,8 @@ class RemoteVecEnv:
                 self.links.append(link)
                 self._env_link.extend((link, j) for j in range(link.num_envs))
         except BaseException:
+            if sock is not None:
+                sock.close(0)  # the one that failed its handshake is not in self.links yet
             self._close_sockets()
             self.ctx.term()
             raise
