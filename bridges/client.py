@@ -167,7 +167,7 @@ class RemoteVecEnv:
             if sock is not None:
                 sock.close(0)  # the one that failed its handshake is not in self.links yet
             self._close_sockets()
-            self.ctx.term()
+            self.ctx.destroy(linger=0)
             raise
         self.num_envs = len(self._env_link)
         self.bridge = self.links[0].welcome["bridge"]
@@ -244,7 +244,7 @@ class RemoteVecEnv:
         if self.ctx.closed:
             return
         self._close_sockets()
-        self.ctx.term()
+        self.ctx.destroy(linger=0)
 
     def __enter__(self) -> RemoteVecEnv:
         return self

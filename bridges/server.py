@@ -302,7 +302,7 @@ class BridgeServer:
         self.sock.close(0)
         if self._auth is not None:
             self._auth.stop()
-        self.ctx.term()
+        self.ctx.destroy(linger=0)
 
 
 def build_parser(bridge: str | None = None) -> argparse.ArgumentParser:
