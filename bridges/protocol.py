@@ -7,6 +7,7 @@ Requests (runtime -> simulator server):
     hello  {}                                  -> welcome
     reset  {env, seed: int|None, episode: int} -> obs   (seed used: seed + EPISODE_STRIDE*episode)
     step   {env, action: int, autoreset: bool} -> obs   (obs.reset_obs set when it ended and autoreset)
+    steps  {envs: [int], actions: [int], autoreset} -> obs_batch  (several envs of one server, one frame)
     ping   {}                                  -> pong  (heartbeat)
     close  {shutdown: bool}                    -> closed
 
@@ -14,6 +15,7 @@ Replies (server -> runtime):
 
     welcome {version, bridge, task, num_envs, pid, schema}
     obs     {env, obs: Observation.to_wire()}
+    obs_batch {results: [{env, obs} | {env, error: {code, message}}]}  (in the request's env order)
     pong    {pid, time}
     closed  {}
     error   {code, message, env?}   (id is None when the request could not be read)
@@ -34,8 +36,9 @@ MAX_FRAME_BYTES = 4 * 1024 * 1024  # soft cap: a bigger frame gets an error repl
 HARD_FRAME_BYTES = 64 * 1024 * 1024  # zmq MAXMSGSIZE: a bigger message drops the peer
 EPISODE_STRIDE = 100_003  # same seed schedule as bridges.local.LocalVecEnv
 
-REQUESTS = ("hello", "reset", "step", "ping", "close")
-REPLIES = ("welcome", "obs", "pong", "closed", "error")
+REQUESTS = ("hello", "reset", "step", "steps", "ping", "close")
+REPLIES = ("welcome", "obs", "obs_batch", "pong", "closed", "error")
+MAX_BATCH = 4096  # envs in one ``steps`` request
 
 # Observation schema, told to the client in the handshake.
 OBS_SCHEMA: dict[str, str] = {
@@ -167,8 +170,20 @@ def decode_request(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, 
                 raise ProtocolError(E_BAD_FIELD, f"field 'episode' must be >= 0, got {msg['episode']}", _msg_id(msg))
     elif mtype == "step":
         _need(msg, "action", _INT, "an int skill index")
-        if "autoreset" in msg:
-            _need(msg, "autoreset", (bool,), "a bool")
+    elif mtype == "steps":
+        envs = _need(msg, "envs", (list,), "a list of int environment indices")
+        actions = _need(msg, "actions", (list,), "a list of int skill indices")
+        if len(envs) != len(actions) or not 0 < len(envs) <= MAX_BATCH:
+            raise ProtocolError(
+                E_BAD_FIELD, f"'envs' and 'actions' must have the same length in 1..{MAX_BATCH}, "
+                f"got {len(envs)} and {len(actions)}", _msg_id(msg))
+        for key, vals in (("envs", envs), ("actions", actions)):
+            if not all(isinstance(x, int) and not isinstance(x, bool) for x in vals):
+                raise ProtocolError(E_BAD_FIELD, f"field {key!r} of 'steps' must hold ints only", _msg_id(msg))
+        if len(set(envs)) != len(envs):
+            raise ProtocolError(E_BAD_FIELD, "field 'envs' of 'steps' names an environment twice", _msg_id(msg))
+    if mtype in ("step", "steps") and "autoreset" in msg:
+        _need(msg, "autoreset", (bool,), "a bool")
     elif mtype == "close" and "shutdown" in msg:
         _need(msg, "shutdown", (bool,), "a bool")
     return msg
@@ -206,6 +221,20 @@ def decode_reply(frame: bytes, max_bytes: int = HARD_FRAME_BYTES) -> dict[str, A
     if mtype == "obs":
         _need(msg, "env", _INT, "an int environment index")
         _check_obs(msg.get("obs"), msg)
+    elif mtype == "obs_batch":
+        results = _need(msg, "results", (list,), "a list of per-environment results")
+        for r in results:
+            if not isinstance(r, dict):
+                raise ProtocolError(E_BAD_FIELD, "each of 'results' must be a map", _msg_id(msg))
+            _need({"type": "obs_batch", **r}, "env", _INT, "an int environment index")
+            if "error" in r:
+                err = r["error"]
+                if not (isinstance(err, dict) and isinstance(err.get("code"), str)
+                        and isinstance(err.get("message"), str)):
+                    raise ProtocolError(E_BAD_FIELD, "a result's 'error' must be {code: str, message: str}",
+                                        _msg_id(msg))
+            else:
+                _check_obs(r.get("obs"), msg)
     elif mtype == "welcome":
         _need(msg, "num_envs", _INT, "an int")
         _need(msg, "bridge", (str,), "a string")

@@ -189,6 +189,8 @@ class BridgeServer:
             return self._welcome(mid)
         if mtype == "close":
             return {"type": "closed", "v": P.PROTOCOL_VERSION, "id": mid}
+        if mtype == "steps":
+            return self._steps(mid, msg["envs"], msg["actions"], msg.get("autoreset", True))
         env_i = msg["env"]
         if not 0 <= env_i < len(self.envs):
             return P.error_msg(
@@ -252,6 +254,20 @@ class BridgeServer:
         elif obs.ended:
             self._ready[env_i] = False
         return self._obs_reply(mid, env_i, obs)
+
+    def _steps(self, mid: int | None, envs: list[int], actions: list[int], autoreset: bool) -> dict[str, Any]:
+        bad = [i for i in envs if not 0 <= i < len(self.envs)]
+        if bad:  # refuse the whole request before stepping anything
+            return P.error_msg(P.E_ENV_INDEX, f"environment(s) {bad} do not exist: this server hosts {len(self.envs)}",
+                               mid)
+        results = []
+        for i, a in zip(envs, actions):
+            r = self._step(mid, i, a, autoreset)
+            if r["type"] == "obs":
+                results.append({"env": i, "obs": r["obs"]})
+            else:
+                results.append({"env": i, "error": {"code": r["code"], "message": r["message"]}})
+        return {"type": "obs_batch", "v": P.PROTOCOL_VERSION, "id": mid, "results": results}
 
     def _parent_alive(self) -> bool:
         return self.parent_pid is None or os.getppid() == self.parent_pid

@@ -17,6 +17,7 @@ def test_round_trip_of_every_request() -> None:
         {"type": "reset", "id": 2, "env": 0, "seed": 5, "episode": 3},
         {"type": "reset", "id": 2, "env": 0, "seed": None},
         {"type": "step", "id": 3, "env": 1, "action": 2, "autoreset": False},
+        {"type": "steps", "id": 3, "envs": [1, 0], "actions": [2, 0], "autoreset": True},
         {"type": "ping", "id": 4},
         {"type": "close", "id": 5, "shutdown": True},
     ):
@@ -88,6 +89,9 @@ def test_bad_observation_in_reply_is_refused() -> None:
 
 GOOD_FRAMES = [
     P.encode({"type": "step", "id": 3, "env": 1, "action": 2}),
+    P.encode({"type": "steps", "id": 3, "envs": [1, 2], "actions": [2, 0]}),
+    P.encode({"type": "obs_batch", "id": 3, "results": [{"env": 0, "obs": Observation("t", ["a"]).to_wire()},
+                                                        {"env": 1, "error": {"code": "skill", "message": "no"}}]}),
     P.encode({"type": "reset", "id": 2, "env": 0, "seed": 5, "episode": 3}),
     P.encode({"type": "obs", "id": 7, "env": 0, "obs": Observation("t", ["a"], info={"x": [1]}).to_wire()}),
 ]
@@ -126,7 +130,8 @@ def test_decoder_survives_mutated_frames(frame: bytes, flips: list, cut: int) ->
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.dictionaries(st.sampled_from(["type", "v", "id", "env", "action", "seed", "episode", "obs", "code"]),
+@given(st.dictionaries(st.sampled_from(["type", "v", "id", "env", "action", "seed", "episode", "obs", "code", "envs",
+                                       "actions", "results"]),
                        msgpack_values, max_size=7))
 def test_decoder_survives_random_maps(msg: dict) -> None:
     _check_decoders(msgpack.packb(msg, use_bin_type=True))

@@ -98,6 +98,26 @@ def test_skill_out_of_range_leaves_the_episode_intact(raw) -> None:
     assert good["type"] == "obs" and good["obs"]["k"] == 1
 
 
+def test_steps_batch_answers_per_env_and_validates(raw) -> None:
+    for i in (0, 1):
+        ask_msg(raw, type="reset", id=20 + i, env=i, seed=i)
+    reply = ask_msg(raw, type="steps", id=22, envs=[1, 0], actions=[0, 99])
+    assert reply["type"] == "obs_batch" and reply["id"] == 22
+    first, second = reply["results"]
+    assert first["env"] == 1 and first["obs"]["k"] == 1
+    assert second["env"] == 0 and second["error"]["code"] == P.E_SKILL  # refused alone; env 1 stepped
+    for bad, code in (
+        ({"envs": [0, 0], "actions": [0, 0]}, P.E_BAD_FIELD),
+        ({"envs": [0, 1], "actions": [0]}, P.E_BAD_FIELD),
+        ({"envs": [0, "1"], "actions": [0, 0]}, P.E_BAD_FIELD),
+        ({"envs": [], "actions": []}, P.E_BAD_FIELD),
+        ({"envs": [0, 5], "actions": [0, 0]}, P.E_ENV_INDEX),
+    ):
+        reply = ask_msg(raw, type="steps", id=23, **bad)
+        assert reply["type"] == "error" and reply["code"] == code, (bad, reply)
+    assert_alive(raw)
+
+
 def test_step_before_reset_is_refused() -> None:
     proc = ServerProcess("toy", num_envs=1)
     proc.start()
@@ -127,11 +147,14 @@ def test_a_req_socket_client_works_too(server) -> None:
 frames = st.one_of(
     st.binary(max_size=200),
     st.sampled_from([P.encode({"type": "step", "id": 1, "env": 0, "action": 1}),
+                     P.encode({"type": "steps", "id": 3, "envs": [0, 1], "actions": [1, 0]}),
                      P.encode({"type": "reset", "id": 2, "env": 1, "seed": 4})]).flatmap(
         lambda f: st.lists(st.tuples(st.integers(0, len(f) - 1), st.integers(0, 255)), max_size=4).map(
             lambda flips: bytes(b if i not in dict(flips) else dict(flips)[i] for i, b in enumerate(f)))),
-    st.dictionaries(st.sampled_from(["type", "v", "id", "env", "action", "seed", "episode", "autoreset"]),
+    st.dictionaries(st.sampled_from(["type", "v", "id", "env", "action", "seed", "episode", "autoreset", "envs",
+                                     "actions"]),
                     st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.text(max_size=6),
+                              st.lists(st.integers(-3, 3), max_size=3),
                               st.sampled_from(list(P.REQUESTS)), st.just(P.PROTOCOL_VERSION)),
                     max_size=6).map(lambda m: msgpack.packb(m)),
 )
