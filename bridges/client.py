@@ -73,7 +73,7 @@ def request(sock: zmq.Socket, msg: dict[str, Any], timeout: float) -> dict[str, 
         if left <= 0 or not sock.poll(int(left * 1000) + 1):
             raise TimeoutError(f"no reply to {msg.get('type')!r} within {timeout:.1f}s")
         reply = P.decode_reply(sock.recv())
-        if reply.get("id") in (mid, None):
+        if reply.get("id") == mid or (reply.get("id") is None and reply["type"] == "error"):
             return reply
 
 

@@ -148,6 +148,8 @@ class BridgeServer:
         self.sock.bind(self.endpoint)
         self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self.requests_served = 0
+        self._envelope: list[bytes] | None = None  # of the request being served
+        self.heartbeat_s = 1.0
 
     @staticmethod
     def _make_envs(bridge: str, task: str | None, seed: int | None, options: dict[str, Any], n: int) -> list[SkillEnv]:
@@ -261,13 +263,22 @@ class BridgeServer:
             return P.error_msg(P.E_ENV_INDEX, f"environment(s) {bad} do not exist: this server hosts {len(self.envs)}",
                                mid)
         results = []
+        last_beat = time.monotonic()
         for i, a in zip(envs, actions):
+            if time.monotonic() - last_beat > self.heartbeat_s:
+                self._beat()  # a long batch: tell the client we are alive, not hung
+                last_beat = time.monotonic()
             r = self._step(mid, i, a, autoreset)
             if r["type"] == "obs":
                 results.append({"env": i, "obs": r["obs"]})
             else:
                 results.append({"env": i, "error": {"code": r["code"], "message": r["message"]}})
         return {"type": "obs_batch", "v": P.PROTOCOL_VERSION, "id": mid, "results": results}
+
+    def _beat(self) -> None:
+        if self._envelope is not None:
+            beat = {"type": "pong", "v": P.PROTOCOL_VERSION, "id": None, "pid": os.getpid(), "time": time.time()}
+            self.sock.send_multipart([*self._envelope, P.encode(beat)])
 
     def _parent_alive(self) -> bool:
         return self.parent_pid is None or os.getppid() == self.parent_pid
@@ -291,7 +302,9 @@ class BridgeServer:
             if len(payload) != 1:
                 reply = P.error_msg(P.E_MALFORMED, f"a request is exactly one frame, got {len(payload)}")
             else:
+                self._envelope = envelope
                 reply = self.handle(payload[0])
+                self._envelope = None
             self.requests_served += 1
             try:
                 out = P.encode(reply)

@@ -354,3 +354,28 @@ def test_numpy_values_in_info_cross_the_wire() -> None:
         t.join(5)
         venv.close()
         srv.close()
+
+
+class _Slow(_Exploding):
+    def step(self, skill: int) -> Observation:
+        import time
+
+        time.sleep(0.3)
+        return Observation("slow", ["wait"], k=1)
+
+
+def test_long_batches_send_heartbeats_so_they_are_not_taken_for_hangs() -> None:
+    srv = BridgeServer("slow", "tcp://127.0.0.1:*", envs=[_Slow() for _ in range(5)])
+    srv.heartbeat_s = 0.2
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_ms": 50}, daemon=True)
+    t.start()
+    venv = RemoteVecEnv([srv.endpoint], timeout=0.8)  # the batch takes ~1.5 s, each env 0.3 s
+    try:
+        venv.reset()
+        out = venv.step([0] * 5)
+        assert [o.text for o in out] == ["slow"] * 5
+    finally:
+        venv.links[0].sock.send(P.encode({"type": "close", "id": 1, "shutdown": True}))
+        t.join(5)
+        venv.close()
+        srv.close()
