@@ -451,7 +451,11 @@ class RemoteVecEnv:
         link.last_seen = time.monotonic()
         envs = range(link.offset, link.offset + link.num_envs)
         for i in envs:
-            if i not in batch.envs:
+            if i not in batch.envs:  # (per-env calls only) its episode is gone too; it must be reset
+                if self._last[i] is not None:
+                    log.warning("environment %d lost its episode in the restart; reset it before stepping", i)
+                    self._last[i] = None
+                    self.dropped_episodes += 1
                 continue
             if batch.kind == "reset":
                 if i in waiting or i in batch.results:
