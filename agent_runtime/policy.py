@@ -46,9 +46,9 @@ class PolicyOutput:
         return self.scores.log_probs
 
     def entropy(self) -> torch.Tensor:
+        # Padded candidates have log p = -inf; fill before multiplying so no NaN reaches the gradient.
         lp = self.scores.log_probs
-        p = lp.exp()
-        return -(torch.where(self.scores.mask, p * lp, torch.zeros_like(lp))).sum(-1)
+        return -(lp.exp() * lp.masked_fill(~self.scores.mask, 0.0)).sum(-1)
 
 
 # Llama-style names and their T5 equivalents, so one config works for both families.
