@@ -267,22 +267,67 @@ def _stop(proc: subprocess.Popen | None, name: str) -> None:
         raise RuntimeError(f"the {name} subscriber died during the run (code {died})")
 
 
-def run_mimic(name: str, a: argparse.Namespace, iterations: int, tmp: str, idx: int) -> tuple[float, float]:
-    """(decisions/s, trainer CPU ms per decision) of the stand-in loop under one condition."""
+TIMED_CALLS = ("set_pending", "poll", "wait_while_paused", "take_override", "publish_decision",
+               "publish_stats", "publish_episode", "record_override")  # fmt: skip
+
+
+class CallTimer:
+    """Wraps a Telemetry instance's methods to add up the wall time spent inside them."""
+
+    def __init__(self, tel: Telemetry):
+        self.seconds = 0.0
+        for name in TIMED_CALLS:
+            setattr(tel, name, self._wrap(getattr(tel, name)))
+
+    def _wrap(self, fn):
+        def timed(*args, **kw):
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kw)
+            finally:
+                self.seconds += time.perf_counter() - t
+
+        return timed
+
+
+def _cpu_seconds(proc: subprocess.Popen | None) -> float:
+    """CPU seconds a live child has used so far (Linux /proc; 0 elsewhere)."""
+    if proc is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _measure(name: str, tel: Telemetry, run, pub: str, ctl: str) -> dict[str, float]:
+    timer = CallTimer(tel)
+    proc = _start_subscriber(name, pub, ctl)
+    try:
+        t, c0 = time.perf_counter(), _cpu_seconds(proc)
+        n = run()
+        wall = time.perf_counter() - t
+        sub_cpu = _cpu_seconds(proc) - c0
+    finally:
+        _stop(proc, name)
+    return {
+        "rate": n / wall,
+        "telemetry_us": 1e6 * timer.seconds / n,  # inside telemetry calls, per decision
+        "telemetry_pct": 100.0 * timer.seconds / wall,
+        "subscriber_cpu_pct": 100.0 * sub_cpu / wall,  # of one core
+    }
+
+
+def run_mimic(name: str, a: argparse.Namespace, iterations: int, tmp: str, idx: int) -> dict[str, float]:
+    """One measurement of the stand-in loop under one condition."""
     pub, ctl = f"ipc://{tmp}/bench-{idx}-telemetry", f"ipc://{tmp}/bench-{idx}-control"
     with Telemetry(pub, ctl) as tel:
-        proc = _start_subscriber(name, pub, ctl)
-        try:
-            t, c = time.perf_counter(), time.process_time()
-            n = mimic_trainer(tel, a.envs, iterations, a.seconds, seed=idx)
-            wall, cpu = time.perf_counter() - t, time.process_time() - c
-        finally:
-            _stop(proc, name)
-    return n / wall, 1000 * cpu / n
+        return _measure(name, tel, lambda: mimic_trainer(tel, a.envs, iterations, a.seconds, seed=idx), pub, ctl)
 
 
-def run_trainer(name: str, a: argparse.Namespace, tmp: str, idx: int) -> tuple[float, float]:
-    """(decisions/s, process CPU ms per decision) of the real trainer (tiny model, toy task) under one condition."""
+def run_trainer(name: str, a: argparse.Namespace, tmp: str, idx: int) -> dict[str, float]:
+    """One measurement of the real trainer (tiny model, toy task) under one condition."""
     from agent_runtime.config import load_config
     from agent_runtime.trainer import Trainer
 
@@ -297,15 +342,7 @@ def run_trainer(name: str, a: argparse.Namespace, tmp: str, idx: int) -> tuple[f
         ],
     )  # fmt: skip
     trainer = Trainer(cfg)
-    proc = _start_subscriber(name, pub, ctl)
-    try:
-        t, c = time.perf_counter(), time.process_time()
-        out = trainer.train()
-        wall, cpu = time.perf_counter() - t, time.process_time() - c
-    finally:
-        _stop(proc, name)
-    n = out["counters"]["decisions"]
-    return n / wall, 1000 * cpu / n
+    return _measure(name, trainer.telemetry, lambda: trainer.train()["counters"]["decisions"], pub, ctl)
 
 
 def bench(argv: list[str]) -> None:
@@ -323,28 +360,36 @@ def bench(argv: list[str]) -> None:
     else:
         iterations = calibrate(a.work_ms)
         print(f"stand-in loop: {iterations} iterations of work a decision (~{a.work_ms:g} ms when calibrated), {a.envs} envs", flush=True)
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs", flush=True)
     conditions = ["none", "attached", "stalled"]
-    rates: dict[str, list[float]] = {c: [] for c in conditions}
-    cpus: dict[str, list[float]] = {c: [] for c in conditions}
+    runs: dict[str, list[dict[str, float]]] = {c: [] for c in conditions}
     with tempfile.TemporaryDirectory(prefix="ar-bench-") as tmp:
         idx = 0
         for r in range(a.repeats):
             order = conditions if r % 2 == 0 else conditions[::-1]
             for c in order:
                 idx += 1
-                rate, cpu = run_trainer(c, a, tmp, idx) if a.trainer else run_mimic(c, a, iterations, tmp, idx)
-                rates[c].append(rate)
-                cpus[c].append(cpu)
-                print(f"repeat {r} {c:9s} {rate:8.2f} decisions/s  {cpu:7.3f} ms CPU a decision in the trainer", flush=True)
-    med = {c: statistics.median(v) for c, v in rates.items()}
+                m = run_trainer(c, a, tmp, idx) if a.trainer else run_mimic(c, a, iterations, tmp, idx)
+                runs[c].append(m)
+                print(
+                    f"repeat {r} {c:9s} {m['rate']:8.2f} decisions/s  telemetry calls {m['telemetry_us']:7.1f} us a decision"
+                    f" ({m['telemetry_pct']:.3f}% of wall)  subscriber CPU {m['subscriber_cpu_pct']:5.1f}% of a core",
+                    flush=True,
+                )  # fmt: skip
+
+    def med(c: str, key: str) -> float:
+        return statistics.median(m[key] for m in runs[c])
+
     for c in conditions:
         print(
-            f"median {c:9s} {med[c]:8.2f} decisions/s  (runs: {', '.join(f'{x:.2f}' for x in rates[c])})"
-            f"  trainer CPU {statistics.median(cpus[c]):.3f} ms a decision"
+            f"median {c:9s} {med(c, 'rate'):8.2f} decisions/s  (runs: {', '.join(format(m['rate'], '.2f') for m in runs[c])})"
+            f"  telemetry calls {med(c, 'telemetry_us'):.1f} us a decision ({med(c, 'telemetry_pct'):.3f}%)"
+            f"  subscriber CPU {med(c, 'subscriber_cpu_pct'):.1f}% of a core"
         )
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on the machine makes wall-clock rates noisy)")
 
     def slowdown(c: str) -> float:
-        return 100.0 * (med["none"] - med[c]) / med["none"]
+        return 100.0 * (med("none", "rate") - med(c, "rate")) / med("none", "rate")
 
     print(f"RESULT slowdown_pct_attached={slowdown('attached'):.2f} slowdown_pct_stalled={slowdown('stalled'):.2f}")
 
