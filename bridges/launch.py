@@ -82,6 +82,24 @@ def _install_handlers() -> None:
         signal.signal(sig, handler)
 
 
+_swept = False
+
+
+def _sweep_stale_ipc_dirs() -> None:
+    """Remove ipc socket dirs left by runtimes that died by SIGKILL (named arb-<pid>-*), once per process."""
+    global _swept
+    if _swept:
+        return
+    _swept = True
+    for d in Path(tempfile.gettempdir()).glob("arb-*-*"):
+        try:
+            pid = int(d.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not Path(f"/proc/{pid}").exists() and sys.platform.startswith("linux"):
+            shutil.rmtree(d, ignore_errors=True)
+
+
 class ServerProcess:
     """One bridge server child process (restartable with the same arguments)."""
 
@@ -103,7 +121,11 @@ class ServerProcess:
         self.bridge = bridge
         self.python = python or sys.executable
         self.startup_timeout = startup_timeout
-        self._tmpdir = tempfile.mkdtemp(prefix="arb-") if transport == "ipc" else None
+        if transport == "ipc":
+            _sweep_stale_ipc_dirs()
+            self._tmpdir: str | None = tempfile.mkdtemp(prefix=f"arb-{os.getpid()}-")
+        else:
+            self._tmpdir = None
         self._serial = 0
         self.transport = transport
         self._args = ["--bridge", bridge, "--num-envs", str(num_envs), "--log-level", log_level]
