@@ -71,6 +71,7 @@ class EnvPanel(Vertical, can_focus=True):
         self.queued: int | None = None  # an override the runtime has accepted and not used yet
         self._heights: dict[str, int] = {}
         self._width = 0
+        self._drawn: tuple[Any, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Static(id=f"title-{self.env}", classes="env-title")
@@ -97,7 +98,11 @@ class EnvPanel(Vertical, can_focus=True):
         probs = self.current().get("probs")
         return [float(p) for p in probs] if probs else None
 
-    def refresh_view(self) -> None:
+    def refresh_view(self, force: bool = False) -> None:
+        key = (id(self.decision), id(self.pending), self.paused, self.selected, self.queued, self._width)
+        if key == self._drawn and not force:
+            return  # nothing new to draw (heartbeats arrive every second)
+        self._drawn = key
         cur = self.current()
         pending = self.showing_pending()
         d = self.decision or {}
