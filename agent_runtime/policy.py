@@ -99,6 +99,7 @@ class ActorCritic(nn.Module):
         self.value_head = value_mlp(hidden_size, critic_hidden if critic_hidden is not None else [1024, 512])
         self.value_head.to(head.weight.device)
         self.scorer = Scorer(self.model, self.tokenizer, normalization=normalization, separator=separator)
+        self.eval()  # acting mode (no LoRA dropout); the learner switches to train() for updates
 
     @property
     def device(self) -> torch.device:
