@@ -1,4 +1,4 @@
-"""The TUI (Pilot) against the real runtime: the trainer on the tiny model and the toy task.
+"""The TUI (Pilot) against the real runtime: ``agent-runtime run`` on the tiny model and the toy task.
 
 The toy task asks for the door the prompt names, one decision per episode, so an
 override's effect on the simulator is visible in the episode's return: the named
@@ -25,32 +25,14 @@ from tui.app import RuntimeApp
 
 ROOT = Path(__file__).resolve().parent.parent
 
-RUNNER = """
-import sys
-from agent_runtime.config import load_config
-from agent_runtime.trainer import Trainer
-Trainer(load_config("configs/toy.yaml", sys.argv[1:])).train()
-"""
+class Recorder:
+    """Subscribes to a runtime's telemetry and keeps every decision and episode."""
 
-
-class RealRuntime:
-    """The runtime in a subprocess, plus a subscriber recording decisions and episodes."""
-
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="ar-rt-", dir="/tmp"))
-        self.pub = f"ipc://{self.dir}/telemetry"
-        self.control = f"ipc://{self.dir}/control"
-        self.demos = self.dir / "demos.jsonl"
+    def __init__(self, pub: str) -> None:
+        self.pub = pub
         self.decisions: dict[tuple[int, int], dict] = {}
         self.episodes: list[dict] = []
         self._stop = threading.Event()
-        settings = [
-            "model.name=tiny", f"telemetry.pub={self.pub}", f"telemetry.control={self.control}",
-            f"telemetry.demos={self.demos}", "run.total_decisions=1000000", "run.num_steps=4",
-            "env.num_envs=2", "env.in_process=true", f"run.output_dir={self.dir}/runs", "run.progress=false",
-        ]  # fmt: skip
-        self.log = open(self.dir / "runtime.log", "w")
-        self.proc = subprocess.Popen([sys.executable, "-c", RUNNER, *settings], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
         self._thread = threading.Thread(target=self._record, daemon=True)
         self._thread.start()
 
@@ -70,12 +52,38 @@ class RealRuntime:
                     self.episodes.append(msg)
         sub.close(0)
 
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+
+
+class RealRuntime:
+    """The runtime in a subprocess, plus a subscriber recording decisions and episodes."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="ar-rt-", dir="/tmp"))
+        self.pub = f"ipc://{self.dir}/telemetry"
+        self.control = f"ipc://{self.dir}/control"
+        self.demos = self.dir / "demos.jsonl"
+        args = [
+            "run", "--config", "toy", "--model", "tiny", "--num-envs", "2", "--in-process", "--total-decisions", "1000000",
+            "--set", f"telemetry.pub={self.pub}", "--set", f"telemetry.control={self.control}",
+            "--set", f"telemetry.demos={self.demos}", "--set", "run.num_steps=4",
+            "--set", f"run.output_dir={self.dir}/runs", "--set", "run.progress=false",
+        ]  # fmt: skip
+        self.log = open(self.dir / "runtime.log", "w")
+        # agent-runtime run ... (the module, so that an uninstalled checkout works too)
+        self.proc = subprocess.Popen([sys.executable, "-m", "agent_runtime.cli", *args], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        self.recorder = Recorder(self.pub)
+        self.decisions = self.recorder.decisions
+        self.episodes = self.recorder.episodes
+
     def output(self) -> str:
         self.log.flush()
         return (self.dir / "runtime.log").read_text()[-3000:]
 
     def stop(self) -> None:
-        self._stop.set()
+        self.recorder.stop()
         self.proc.terminate()
         try:
             self.proc.wait(10)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_tui import ROOT, FakeRuntime  # noqa: E402
+from test_tui_runtime import Recorder, named_door  # noqa: E402
 
 
 def _tmux() -> str:
@@ -97,3 +100,67 @@ def test_tui_in_a_real_terminal(tmux):
         assert rt.proc.poll() is None, "quitting the TUI must not stop the runtime"
     finally:
         rt.stop()
+
+
+def _panel_lines(pane: str, env: int) -> list[str]:
+    """The lines of env ``env``'s panel in a captured pane."""
+    lines = pane.splitlines()
+    start = next(i for i, line in enumerate(lines) if f"env {env} ·" in line)
+    out = []
+    for line in lines[start:]:
+        if line.lstrip().startswith(("╰", "┗")):
+            break
+        out.append(line.strip("│┃ "))
+    return out
+
+
+def test_agent_runtime_run_with_tui_in_a_real_terminal(tmux):
+    """``agent-runtime run ... --tui``: the real trainer in the background, the TUI in the terminal."""
+    d = Path(tempfile.mkdtemp(prefix="ar-cli-", dir="/tmp"))
+    pub, ctl, demos = f"ipc://{d}/telemetry", f"ipc://{d}/control", d / "demos.jsonl"
+    rec = Recorder(pub)
+    args = [
+        "run", "--config", "toy", "--model", "tiny", "--num-envs", "2", "--in-process", "--total-decisions", "1000000",
+        "--set", f"run.output_dir={d}/runs", "--set", f"telemetry.pub={pub}", "--set", f"telemetry.control={ctl}",
+        "--set", f"telemetry.demos={demos}", "--tui",
+    ]  # fmt: skip
+    cmd = f"cd {ROOT} && exec env -u COLUMNS -u LINES {sys.executable} -m agent_runtime.cli {' '.join(args)}"
+    try:
+        tmux("new-session", "-d", "-s", "tui", "-x", "120", "-y", "50", cmd)
+        pane = wait_pane(tmux, lambda t: "env 0 · step" in t and "env 1 · step" in t and "running" in t, timeout=120, what="the runtime's panels")
+        assert "%" in pane and "learning curve" in pane
+
+        tmux("send-keys", "-t", "tui", "p")
+        pane = wait_pane(tmux, lambda t: "PAUSED" in t and t.count("next decision (paused)") == 2, what="paused")
+        time.sleep(1.0)  # a round in flight when the pause arrived may still finish: read the final pending view
+        pane = wait_pane(tmux, lambda t: "PAUSED" in t and t.count("next decision (paused)") == 2, what="paused")
+        panel = _panel_lines(pane, 0)
+        text = next(line for line in panel if "The key is behind" in line)
+        skills = [re.sub(r"^[✓★⇒ ]*\d+ ", "", line).split("  ")[0].strip() for line in panel if re.match(r"^[✓★⇒ ]*\d+ open the", line)]
+        assert len(skills) == 4, panel
+        choice = named_door(text, skills)
+        # env 0 has the focus: pick the named door by its number, confirm, one step
+        tmux("send-keys", "-t", "tui", str(choice + 1))
+        tmux("send-keys", "-t", "tui", "Enter")
+        wait_pane(tmux, lambda t: f"override queued: skill {choice + 1}" in t, what="override queued")
+        tmux("send-keys", "-t", "tui", "s")
+        wait_pane(tmux, lambda t: "★ overridden" in t or "OVERRIDDEN" in t, what="the overridden decision")
+
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not [m for m in rec.decisions.values() if m["overridden"]]:
+            time.sleep(0.2)
+        over = [m for m in rec.decisions.values() if m["overridden"]]
+        assert len(over) == 1 and over[0]["env"] == 0 and over[0]["action"] == choice
+        ep = [e for e in rec.episodes if e["env"] == 0 and e["decisions"] > over[0]["step"]]
+        assert ep and ep[0]["return"] == 1.0, "the simulator did not execute the override (named door gives 1)"
+        lines = [json.loads(x) for x in demos.read_text().splitlines()]
+        assert len(lines) == 1 and lines[0]["env"] == 0 and lines[0]["action"] == choice
+        assert lines[0]["action_text"] == skills[choice]
+
+        tmux("send-keys", "-t", "tui", "q")
+        end = time.monotonic() + 30
+        while time.monotonic() < end and "tui" in tmux("list-sessions", "-F", "#S", check=False).split():
+            time.sleep(0.2)
+        assert "tui" not in tmux("list-sessions", "-F", "#S", check=False).split(), "q did not end agent-runtime run --tui"
+    finally:
+        rec.stop()
