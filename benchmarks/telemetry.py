@@ -366,6 +366,9 @@ def bench(argv: list[str]) -> None:
     conditions = ["none", "attached", "stalled"]
     runs: dict[str, list[dict[str, float]]] = {c: [] for c in conditions}
     with tempfile.TemporaryDirectory(prefix="ar-bench-") as tmp:
+        # one discarded run first: the first trainer in a process pays one-time costs (lazy imports, allocator, caches)
+        m = run_trainer("none", a, tmp, 0) if a.trainer else run_mimic("none", a, iterations, tmp, 0)
+        print(f"warm-up   none      {m['rate']:8.2f} decisions/s (not counted)", flush=True)
         idx = 0
         for r in range(a.repeats):
             order = conditions if r % 2 == 0 else conditions[::-1]
