@@ -21,7 +21,7 @@ from agent_runtime.baselines import run_random, train_ppo_mlp
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m agent_runtime.baselines", description=__doc__.split("\n")[0])
-    p.add_argument("method", choices=["ppo-mlp", "random"])
+    p.add_argument("method", choices=["ppo-mlp", "random", "saycan", "zero-shot"])
     p.add_argument("--config", required=True, help="task config (YAML) whose env: section to use")
     p.add_argument("--decisions", type=int, required=True, help="decisions over all environments")
     p.add_argument("--seed", type=int, default=0)
@@ -48,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.method == "random":
                 logs = run_random(venv, args.decisions, seed=args.seed, log_fn=log)
+            elif args.method in ("saycan", "zero-shot"):
+                from agent_runtime.baselines.saycan import run_llm_policy
+                from agent_runtime.prompt import PromptBuilder
+                from agent_runtime.trainer import build_policy
+
+                logs = run_llm_policy(venv, build_policy(cfg), PromptBuilder(cfg.prompt.template), args.decisions,
+                                      seed=args.seed, saycan=args.method == "saycan", log_fn=log)
             else:
                 logs = train_ppo_mlp(venv, args.decisions, seed=args.seed, hidden=args.hidden, lr=args.lr,
                                      num_steps=args.num_steps, gamma=cfg.ppo.gamma, gae_lambda=cfg.ppo.gae_lambda,
