@@ -69,6 +69,7 @@ class RealRuntime:
             "run", "--config", "toy", "--model", "tiny", "--num-envs", "2", "--in-process", "--total-decisions", "1000000",
             "--set", f"telemetry.pub={self.pub}", "--set", f"telemetry.control={self.control}",
             "--set", f"telemetry.demos={self.demos}", "--set", "run.num_steps=4",
+            "--set", "env.options={num_candidates: 4, steps: 1}",  # one decision an episode: return = hit the named door
             "--set", f"run.output_dir={self.dir}/runs", "--set", "run.progress=false",
         ]  # fmt: skip
         self.log = open(self.dir / "runtime.log", "w")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -122,9 +123,9 @@ def test_agent_runtime_run_with_tui_in_a_real_terminal(tmux):
     args = [
         "run", "--config", "toy", "--model", "tiny", "--num-envs", "2", "--in-process", "--total-decisions", "1000000",
         "--set", f"run.output_dir={d}/runs", "--set", f"telemetry.pub={pub}", "--set", f"telemetry.control={ctl}",
-        "--set", f"telemetry.demos={demos}", "--tui",
+        "--set", f"telemetry.demos={demos}", "--set", "env.options={num_candidates: 4, steps: 1}", "--tui",
     ]  # fmt: skip
-    cmd = f"cd {ROOT} && exec env -u COLUMNS -u LINES {sys.executable} -m agent_runtime.cli {' '.join(args)}"
+    cmd = f"cd {ROOT} && exec env -u COLUMNS -u LINES {sys.executable} -m agent_runtime.cli {shlex.join(args)}"
     try:
         tmux("new-session", "-d", "-s", "tui", "-x", "120", "-y", "50", cmd)
         pane = wait_pane(tmux, lambda t: "env 0 · step" in t and "env 1 · step" in t and "running" in t, timeout=120, what="the runtime's panels")
