@@ -94,6 +94,7 @@ class Telemetry:
         self._overrides: dict[int, int] = {}
         self._pending: list[dict[str, Any]] | None = None
         self._pending_sent = False
+        self._waiting = False  # the trainer is blocked in wait_while_paused
         self._num_envs = 0
         self._decisions = 0
         self._last_error = ""
@@ -202,8 +203,9 @@ class Telemetry:
     def set_pending(self, observations: list[dict[str, Any]] | None) -> None:
         """The observations of the coming round, one map per env (``text``, ``skills``).
 
-        Stored by reference (no cost while running); published only while paused,
-        so a person can pick an override among the skills that are valid next.
+        Stored by reference (no cost while running); published only while the trainer
+        waits in ``wait_while_paused``, so a person can pick an override among the
+        skills that are valid next (and an out-of-range override is refused at once).
         """
         self._pending = observations
         self._pending_sent = False
@@ -217,13 +219,17 @@ class Telemetry:
         if not self._paused:
             return
         with self._cond:
-            while self._paused and not self._closed:
-                if self._credits > 0:
-                    self._credits -= 1
-                    return
-                if not self._pending_sent:
-                    self._publish_pending()
-                self._cond.wait(0.5)
+            self._waiting = True  # the pending observations are exactly what comes next only now
+            try:
+                while self._paused and not self._closed:
+                    if self._credits > 0:
+                        self._credits -= 1
+                        return
+                    if not self._pending_sent:
+                        self._publish_pending()
+                    self._cond.wait(0.5)
+            finally:
+                self._waiting = False
 
     def take_override(self, env: int, num_skills: int) -> int | None:
         """The pending override for ``env``'s next action (consumed), or None.
@@ -334,7 +340,7 @@ class Telemetry:
                     with self._cond:
                         state = self.state()
                         self._send(wire.TOPIC_HEARTBEAT, wire.pack(state))
-                        if self._paused:
+                        if self._waiting:  # not while a round or an update is still running
                             self._publish_pending()
             except zmq.ZMQError:
                 if self._stop.is_set():
@@ -397,7 +403,7 @@ class Telemetry:
     def _check_override(self, env: int, skill: int) -> str:
         if self._num_envs and env >= self._num_envs:
             return f"override env {env} out of range: the runtime has {self._num_envs} environments"
-        pending = self._pending
+        pending = self._pending if self._waiting else None  # a running round's observations may be stale
         if pending is not None and env < len(pending):
             n = len(pending[env].get("skills", ()))
             if skill >= n:

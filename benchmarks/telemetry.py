@@ -163,7 +163,13 @@ def mimic_trainer(
                 last_reward[i] = new.reward
                 if new.ended:
                     tel.publish_episode(
-                        {"env": i, "return": ep_return[i], "length": ep_len[i], "success": bool(new.info.get("success")), "decisions": decisions}
+                        {
+                            "env": i,
+                            "return": ep_return[i],
+                            "length": ep_len[i],
+                            "success": bool(new.info.get("success")),
+                            "decisions": decisions,
+                        }
                     )
                     ep_return[i], ep_len[i] = 0.0, 0
                     new = envs[i].reset()
@@ -349,7 +355,9 @@ def run_trainer(name: str, a: argparse.Namespace, tmp: str, idx: int) -> dict[st
 
 def bench(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="benchmarks/telemetry.py")
-    p.add_argument("--trainer", action="store_true", help="drive the real trainer (agent_runtime.trainer) instead of the stand-in loop")
+    p.add_argument(
+        "--trainer", action="store_true", help="drive the real trainer (agent_runtime.trainer) instead of the stand-in loop"
+    )
     p.add_argument("--seconds", type=float, default=3.0, help="stand-in loop: length of one measurement")
     p.add_argument("--work-ms", type=float, default=20.0, help="stand-in loop: CPU work per decision standing in for scoring")
     p.add_argument("--decisions", type=int, default=256, help="trainer: decisions per measurement")
@@ -361,7 +369,10 @@ def bench(argv: list[str]) -> None:
         print(f"real trainer: model {a.model}, toy task, {a.envs} envs, {a.decisions} decisions a measurement", flush=True)
     else:
         iterations = calibrate(a.work_ms)
-        print(f"stand-in loop: {iterations} iterations of work a decision (~{a.work_ms:g} ms when calibrated), {a.envs} envs", flush=True)
+        print(
+            f"stand-in loop: {iterations} iterations of work a decision (~{a.work_ms:g} ms when calibrated), {a.envs} envs",
+            flush=True,
+        )
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs", flush=True)
     conditions = ["none", "attached", "stalled"]
     runs: dict[str, list[dict[str, float]]] = {c: [] for c in conditions}
@@ -391,7 +402,9 @@ def bench(argv: list[str]) -> None:
             f"  telemetry calls {med(c, 'telemetry_us'):.1f} us a decision ({med(c, 'telemetry_pct'):.3f}%)"
             f"  subscriber CPU {med(c, 'subscriber_cpu_pct'):.1f}% of a core"
         )
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on the machine makes wall-clock rates noisy)")
+    print(
+        f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on the machine makes wall-clock rates noisy)"
+    )
 
     # Other work on a shared machine only ever slows a run down, so as timeit does we compare the best
     # run of each condition (the least disturbed); the medians above show the spread.

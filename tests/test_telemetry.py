@@ -6,7 +6,6 @@ import json
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import zmq
@@ -58,9 +57,17 @@ def recv_topic(sub: zmq.Socket, topic: bytes, timeout: float = 5.0) -> dict:
 def decision(env: int = 0, step: int = 1, n: int = 3) -> dict:
     probs = [1.0 / n] * n
     return {
-        "env": env, "step": step, "episode_step": 0, "text": "You see a door. You should",
-        "skills": [f"skill {i}" for i in range(n)], "probs": probs, "value": 0.5,
-        "action": 0, "overridden": False, "reward": 0.0, "greedy": False,
+        "env": env,
+        "step": step,
+        "episode_step": 0,
+        "text": "You see a door. You should",
+        "skills": [f"skill {i}" for i in range(n)],
+        "probs": probs,
+        "value": 0.5,
+        "action": 0,
+        "overridden": False,
+        "reward": 0.0,
+        "greedy": False,
     }
 
 
@@ -131,7 +138,9 @@ def test_without_addresses_every_call_is_a_noop(tmp_path):
 def test_demonstrations_are_jsonl_one_line_per_override(tmp_path):
     path = tmp_path / "sub" / "demos.jsonl"
     tel = Telemetry(None, None, demos_path=str(path))
-    tel.record_override({"env": 1, "step": 7, "prompt": "p ✓", "skills": ["a", "b"], "action": 1, "action_text": "b", "probs": [0.9, 0.1]})
+    tel.record_override(
+        {"env": 1, "step": 7, "prompt": "p ✓", "skills": ["a", "b"], "action": 1, "action_text": "b", "probs": [0.9, 0.1]}
+    )
     tel.record_override({"env": 0, "step": 8, "prompt": "q", "skills": ["a"], "action": 0, "action_text": "a", "probs": [1.0]})
     tel.close()
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -242,9 +251,18 @@ def test_override_is_checked_against_the_pending_observation(addrs):
     client = wire.ControlClient(ctl)
     with Telemetry(pub, ctl) as tel:
         tel.set_pending([{"text": "a", "skills": ["x", "y"]}, {"text": "b", "skills": ["x", "y", "z"]}])
+        assert client("override", env=0, skill=2)["ok"], "not waiting: the pending round may be stale, no check"
+        assert tel.take_override(0, 2) is None
+        client("pause")
+        th = threading.Thread(target=tel.wait_while_paused, daemon=True)
+        th.start()
+        time.sleep(0.2)
         r = client("override", env=0, skill=2)
         assert not r["ok"] and "env 0 has 2 valid skills now" in r["error"]
         assert client("override", env=1, skill=2)["ok"]
+        client("resume")
+        th.join(2)
+        assert tel.take_override(1, 3) == 2
 
 
 def test_malformed_request_gets_an_error_reply(addrs, ctx):
@@ -346,3 +364,32 @@ def test_status_carries_history_for_a_late_tui(addrs):
         assert r["episodes"] == [[2, 1.5, True]]
         assert r["last_decisions"]["1"]["step"] == 2
         assert r["last_stats"] == {"update": 1, "kl": 0.0}
+
+
+def test_step_while_running_pauses_after_one_more_round(addrs):
+    pub, ctl = addrs
+    rounds = []
+    stop = threading.Event()
+    with Telemetry(pub, ctl) as tel:
+
+        def trainer():
+            while not stop.is_set():
+                tel.wait_while_paused()
+                rounds.append(time.monotonic())
+                time.sleep(0.01)
+
+        th = threading.Thread(target=trainer, daemon=True)
+        th.start()
+        time.sleep(0.1)
+        n = len(rounds)
+        r = wire.ControlClient(ctl)("step")
+        assert r["ok"] and r["state"]["paused"] is True
+        time.sleep(0.3)
+        m = len(rounds)
+        # the round in flight when the command arrived may finish, then exactly one more
+        assert n + 1 <= m <= n + 2, (n, m)
+        time.sleep(0.3)
+        assert len(rounds) == m, "still running after the stepped round"
+        wire.ControlClient(ctl)("resume")
+        stop.set()
+        th.join(2)

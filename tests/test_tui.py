@@ -46,10 +46,28 @@ class FakeRuntime:
 
     def start(self) -> FakeRuntime:
         self.proc = subprocess.Popen(
-            [sys.executable, str(SERVE), "serve", "--pub", self.pub, "--control", self.control,
-             "--demos", str(self.demos), "--actions-log", str(self.actions), "--ckpt-dir", str(self.ckpt),
-             "--envs", str(self.envs), "--work-ms", str(self.work_ms)],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                str(SERVE),
+                "serve",
+                "--pub",
+                self.pub,
+                "--control",
+                self.control,
+                "--demos",
+                str(self.demos),
+                "--actions-log",
+                str(self.actions),
+                "--ckpt-dir",
+                str(self.ckpt),
+                "--envs",
+                str(self.envs),
+                "--work-ms",
+                str(self.work_ms),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout.readline().strip() == "READY"
         self._thread = threading.Thread(target=self._record, daemon=True)
@@ -111,7 +129,9 @@ def test_probabilities_shown_sum_to_one_and_match_the_runtime(runtime):
     async def go():
         app = RuntimeApp(connect=runtime.pub, control=runtime.control)
         async with app.run_test(size=(120, 50)) as pilot:
-            await until(pilot, lambda: len(app.panels) == 2 and all(p.decision for p in app.panels.values()), what="both env panels")
+            await until(
+                pilot, lambda: len(app.panels) == 2 and all(p.decision for p in app.panels.values()), what="both env panels"
+            )
             checked = 0
             for _ in range(5):
                 await pilot.pause(0.3)

@@ -25,6 +25,7 @@ from tui.app import RuntimeApp
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
 class Recorder:
     """Subscribes to a runtime's telemetry and keeps every decision and episode."""
 
@@ -74,7 +75,9 @@ class RealRuntime:
         ]  # fmt: skip
         self.log = open(self.dir / "runtime.log", "w")
         # agent-runtime run ... (the module, so that an uninstalled checkout works too)
-        self.proc = subprocess.Popen([sys.executable, "-m", "agent_runtime.cli", *args], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "agent_runtime.cli", *args], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT
+        )
         self.recorder = Recorder(self.pub)
         self.decisions = self.recorder.decisions
         self.episodes = self.recorder.episodes
@@ -123,7 +126,9 @@ def test_tui_against_the_real_runtime(runtime):
     async def go():
         app = RuntimeApp(connect=rt.pub, control=rt.control, timeout=30.0)
         async with app.run_test(size=(120, 50)) as pilot:
-            await until(pilot, lambda: len(app.panels) == 2 and all(p.decision for p in app.panels.values()), rt, what="both env panels")
+            await until(
+                pilot, lambda: len(app.panels) == 2 and all(p.decision for p in app.panels.values()), rt, what="both env panels"
+            )
 
             # probabilities: shown == published, summing to 1, per environment
             checked = 0

@@ -75,7 +75,11 @@ def test_tui_in_a_real_terminal(tmux):
         pane = wait_pane(tmux, lambda t: "env 0 · step" in t and "env 1 · step" in t and "running" in t, what="both env panels")
         assert "open the" in pane and "%" in pane
         assert "learning curve" in pane
-        pane = wait_pane(tmux, lambda t: all(k in t for k in ("pause", "step", "greedy", "save", "override", "quit")), what="the footer's bindings")
+        pane = wait_pane(
+            tmux,
+            lambda t: all(k in t for k in ("pause", "step", "greedy", "save", "override", "quit")),
+            what="the footer's bindings",
+        )
 
         tmux("send-keys", "-t", "tui", "p")
         pane = wait_pane(tmux, lambda t: "PAUSED" in t and "next decision (paused)" in t, what="paused with pending observations")
@@ -128,7 +132,12 @@ def test_agent_runtime_run_with_tui_in_a_real_terminal(tmux):
     cmd = f"cd {ROOT} && exec env -u COLUMNS -u LINES {sys.executable} -m agent_runtime.cli {shlex.join(args)}"
     try:
         tmux("new-session", "-d", "-s", "tui", "-x", "120", "-y", "50", cmd)
-        pane = wait_pane(tmux, lambda t: "env 0 · step" in t and "env 1 · step" in t and "running" in t, timeout=120, what="the runtime's panels")
+        pane = wait_pane(
+            tmux,
+            lambda t: "env 0 · step" in t and "env 1 · step" in t and "running" in t,
+            timeout=120,
+            what="the runtime's panels",
+        )
         assert "%" in pane and "learning curve" in pane
 
         tmux("send-keys", "-t", "tui", "p")
@@ -137,7 +146,9 @@ def test_agent_runtime_run_with_tui_in_a_real_terminal(tmux):
         pane = wait_pane(tmux, lambda t: "PAUSED" in t and t.count("next decision (paused)") == 2, what="paused")
         panel = _panel_lines(pane, 0)
         text = next(line for line in panel if "The key is behind" in line)
-        skills = [re.sub(r"^[✓★⇒ ]*\d+ ", "", line).split("  ")[0].strip() for line in panel if re.match(r"^[✓★⇒ ]*\d+ open the", line)]
+        skills = [
+            re.sub(r"^[✓★⇒ ]*\d+ ", "", line).split("  ")[0].strip() for line in panel if re.match(r"^[✓★⇒ ]*\d+ open the", line)
+        ]
         assert len(skills) == 4, panel
         choice = named_door(text, skills)
         # env 0 has the focus: pick the named door by its number, confirm, one step

@@ -302,7 +302,6 @@ class RuntimeApp(App):
         with self._quiet_on_teardown():
             self._on_reply_now(cmd, reply, quiet)
 
-
     def _receive(self) -> None:
         """Worker thread: read telemetry, fold it into a batch, hand the batch over at most 4 times a second."""
         ctx = zmq.Context.instance()
@@ -449,7 +448,9 @@ class RuntimeApp(App):
         return " · ".join(parts)
 
     def _refresh_status(self) -> None:
-        self.query_one("#status", Static).update(Text(self.status_text(), style="bold", no_wrap=True, overflow="ellipsis"), layout=False)
+        self.query_one("#status", Static).update(
+            Text(self.status_text(), style="bold", no_wrap=True, overflow="ellipsis"), layout=False
+        )
 
     def _refresh_curve(self) -> None:
         returns = [r for _, r, _ in self.episodes]
@@ -588,9 +589,25 @@ def _moving_average(xs: list[float], window: int) -> list[float]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="agent-runtime tui", description="Attach to a running agent-runtime.")
-    p.add_argument("--connect", default=wire.DEFAULT_TELEMETRY_ADDR, metavar="ADDR", help="the runtime's telemetry address (default %(default)s)")
-    p.add_argument("--control", default=None, metavar="ADDR", help="the runtime's control address (default: the telemetry port + 1, or what the runtime announces)")
-    p.add_argument("--timeout", type=float, default=3.0, metavar="S", help="seconds without telemetry before 'no runtime' is shown (default %(default)s)")
+    p.add_argument(
+        "--connect",
+        default=wire.DEFAULT_TELEMETRY_ADDR,
+        metavar="ADDR",
+        help="the runtime's telemetry address (default %(default)s)",
+    )
+    p.add_argument(
+        "--control",
+        default=None,
+        metavar="ADDR",
+        help="the runtime's control address (default: the telemetry port + 1, or what the runtime announces)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=3.0,
+        metavar="S",
+        help="seconds without telemetry before 'no runtime' is shown (default %(default)s)",
+    )
     p.add_argument("--headless", action="store_true", help=argparse.SUPPRESS)  # benchmarks: run without a terminal
     return p
 
