@@ -31,10 +31,10 @@ SERVE = ROOT / "benchmarks" / "telemetry.py"
 class FakeRuntime:
     """``benchmarks/telemetry.py serve`` in a subprocess, plus a subscriber recording every decision."""
 
-    def __init__(self, work_ms: float = 60.0, envs: int = 2, addr_dir: str | None = None):
+    def __init__(self, work_ms: float = 60.0, envs: int = 2, addr_dir: str | None = None, control_name: str = "rt-control"):
         self.dir = Path(addr_dir or tempfile.mkdtemp(prefix="ar-tui-", dir="/tmp"))
         self.pub = f"ipc://{self.dir}/rt-telemetry"
-        self.control = f"ipc://{self.dir}/rt-control"
+        self.control = f"ipc://{self.dir}/{control_name}"
         self.demos = self.dir / "demos.jsonl"
         self.actions = self.dir / "actions.jsonl"
         self.ckpt = self.dir / "ckpt"
@@ -269,3 +269,37 @@ def test_no_runtime_message_then_attach_and_detach():
         asyncio.run(go())
     finally:
         rt.stop()
+
+
+def test_a_command_nobody_answers_is_reported(runtime):
+    async def go():
+        wrong = f"ipc://{runtime.dir}/nobody-control"
+        app = RuntimeApp(connect=runtime.pub, control=wrong)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.connected, what="telemetry")
+            await pilot.press("p")
+            await until(pilot, lambda: any(c["cmd"] == "pause" for c, _ in app.replies), timeout=10, what="the pause reply")
+            reply = [r for c, r in app.replies if c["cmd"] == "pause"][0]
+            assert reply["ok"] is False and f"no runtime answered at {wrong}" in reply["error"]
+        assert wire.ControlClient(runtime.control)("status")["state"]["paused"] is False
+
+    asyncio.run(go())
+
+
+def test_control_address_comes_from_the_heartbeat():
+    runtime = FakeRuntime(control_name="elsewhere").start()
+
+    async def go():
+        app = RuntimeApp(connect=runtime.pub)  # not the derived default: only the heartbeat says where it is
+        assert app.control != runtime.control
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.control == runtime.control, what="the announced control address")
+            await pilot.press("g")
+            await until(pilot, lambda: app.runtime_state.get("greedy") is True, what="greedy via the announced address")
+            await pilot.press("g")
+            await until(pilot, lambda: app.runtime_state.get("greedy") is False, what="greedy off")
+
+    try:
+        asyncio.run(go())
+    finally:
+        runtime.stop()

@@ -242,7 +242,7 @@ class RuntimeApp(App):
     def __init__(self, connect: str = wire.DEFAULT_TELEMETRY_ADDR, control: str | None = None, timeout: float = 3.0):
         super().__init__()
         self.connect = connect
-        self.control = control or wire.control_address_for(connect)
+        self.control = control or _derived_control(connect)  # "" until the runtime announces it
         self._control_explicit = control is not None
         self.timeout = timeout
         self.runtime_state: dict[str, Any] = {}
@@ -325,7 +325,7 @@ class RuntimeApp(App):
                         try:
                             batch.add(topic, wire.unpack(data))
                         except Exception:
-                            continue
+                            continue  # not msgpack: not ours either
                 now = time.monotonic()
                 if batch.count and now - last_apply >= APPLY_INTERVAL_S:
                     last_apply = now
@@ -479,6 +479,9 @@ class RuntimeApp(App):
 
     def send_command(self, cmd: dict[str, Any], quiet: bool = False) -> None:
         """Send a control command on a worker thread; the reply is shown as a notification."""
+        if not self.control:
+            self.notify(f"no control address known for {self.connect}: start the TUI with --control ADDR", severity="error")
+            return
         client = wire.ControlClient(self.control, timeout=2.0)
 
         def work() -> None:
@@ -558,6 +561,13 @@ class _Batch:
             self.stats = msg
         elif topic == wire.TOPIC_HEARTBEAT:
             self.state = msg
+
+
+def _derived_control(connect: str) -> str:
+    try:
+        return wire.control_address_for(connect)
+    except ValueError:
+        return ""
 
 
 def _describe(cmd: dict[str, Any]) -> str:
