@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import threading
 import time
@@ -16,8 +17,9 @@ from tui import wire
 
 @pytest.fixture
 def addrs():
-    d = tempfile.mkdtemp(prefix="ar-tel-", dir="/tmp")
+    d = tempfile.mkdtemp(prefix="ar-tel-", dir="/tmp")  # short: ipc paths are limited to ~100 characters
     yield f"ipc://{d}/t-telemetry", f"ipc://{d}/t-control"
+    shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture
@@ -281,6 +283,7 @@ def test_malformed_request_gets_an_error_reply(addrs, ctx):
 def test_no_runtime_reply_is_clear():
     d = tempfile.mkdtemp(prefix="ar-tel-", dir="/tmp")
     r = wire.ControlClient(f"ipc://{d}/nobody", timeout=0.3)("status")
+    shutil.rmtree(d, ignore_errors=True)
     assert r["ok"] is False and "no runtime answered" in r["error"]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -96,6 +97,13 @@ class FakeRuntime:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._thread_join()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _thread_join(self) -> None:
+        thread = getattr(self, "_thread", None)
+        if thread is not None:
+            thread.join(2)
 
 
 @pytest.fixture

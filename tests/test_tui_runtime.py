@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,7 @@ class Recorder:
         self.pub = pub
         self.decisions: dict[tuple[int, int], dict] = {}
         self.episodes: list[dict] = []
+        self.pid: int | None = None  # the runtime's process, from its heartbeat
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._record, daemon=True)
         self._thread.start()
@@ -42,6 +44,7 @@ class Recorder:
         sub.setsockopt(zmq.LINGER, 0)
         sub.setsockopt(zmq.SUBSCRIBE, wire.TOPIC_DECISION)
         sub.setsockopt(zmq.SUBSCRIBE, wire.TOPIC_EPISODE)
+        sub.setsockopt(zmq.SUBSCRIBE, wire.TOPIC_HEARTBEAT)
         sub.connect(self.pub)
         while not self._stop.is_set():
             if sub.poll(50):
@@ -49,8 +52,10 @@ class Recorder:
                 msg = wire.unpack(data)
                 if topic == wire.TOPIC_DECISION:
                     self.decisions[(msg["env"], msg["step"])] = msg
-                else:
+                elif topic == wire.TOPIC_EPISODE:
                     self.episodes.append(msg)
+                else:
+                    self.pid = msg.get("pid")
         sub.close(0)
 
     def stop(self) -> None:
@@ -95,6 +100,7 @@ class RealRuntime:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -176,3 +177,11 @@ def test_agent_runtime_run_with_tui_in_a_real_terminal(tmux):
         assert "tui" not in tmux("list-sessions", "-F", "#S", check=False).split(), "q did not end agent-runtime run --tui"
     finally:
         rec.stop()
+        tmux("kill-server", check=False)
+        if rec.pid is not None:  # a training child orphaned by a failure above must not run on
+            try:
+                os.kill(rec.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.5)
+        shutil.rmtree(d, ignore_errors=True)
