@@ -38,7 +38,12 @@ from typing import Any, Protocol
 
 import torch
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model
-from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 
 from agent_runtime.config import GuidanceSection
 from agent_runtime.embedding import Embedder, comprehension
@@ -223,10 +228,10 @@ class LocalChat:
         ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs])
         mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs])
         device = next(self.model.parameters()).device
-        kwargs: dict[str, Any] = dict(
-            input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=self.max_new_tokens,
-            do_sample=False, pad_token_id=pad,
-        )  # fmt: skip
+        kwargs: dict[str, Any] = {
+            "input_ids": ids.to(device), "attention_mask": mask.to(device), "max_new_tokens": self.max_new_tokens,
+            "do_sample": False, "pad_token_id": pad,
+        }  # fmt: skip
         if self.no_adapter and isinstance(self.model, PeftModel):
             with self.model.disable_adapter():
                 out = self.model.generate(**kwargs)
@@ -486,5 +491,15 @@ class Guidance:
         """The adapter's LoRA (PEFT format) and its collected pairs."""
         self.adapter.save_pretrained(path)
         with open(os.path.join(path, "guidance_data.jsonl"), "w") as f:
-            for m, a in self.data:
-                f.write(json.dumps({"prompt": m, "response": a}) + "\n")
+            f.writelines(json.dumps({"prompt": m, "response": a}) + "\n" for m, a in self.data)
+
+    def load(self, path: str) -> None:
+        """Restore what ``save`` wrote (the adapter's LoRA and its pairs)."""
+        from peft import set_peft_model_state_dict
+        from peft.utils import load_peft_weights
+
+        set_peft_model_state_dict(self.adapter, load_peft_weights(path, device=str(next(self.adapter.parameters()).device)))
+        data_file = os.path.join(path, "guidance_data.jsonl")
+        if os.path.exists(data_file):
+            with open(data_file) as f:
+                self.data = [(d["prompt"], d["response"]) for d in map(json.loads, f) if d.get("response")]

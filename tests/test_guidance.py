@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import typing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -182,13 +183,25 @@ def test_sft_changes_the_adapter_and_not_the_policy(policy):
     assert loss2 < stats["guidance_sft_loss"]  # it learns its own pairs
 
 
+def test_save_and_load_the_adapter(policy, tmp_path):
+    g = Guidance(GuidanceSection(enabled=True, every=1, max_new_tokens=4), policy, 1)
+    g.data = [([{"role": "user", "content": "Player sees: <tree>."}], "Collect wood.")]
+    g.sft(2)
+    g.save(str(tmp_path / "guidance"))
+    h = Guidance(GuidanceSection(enabled=True, every=1, max_new_tokens=4), policy, 1)
+    h.load(str(tmp_path / "guidance"))
+    assert h.data == g.data
+    for (n, p), (_, q) in zip(g.adapter.named_parameters(), h.adapter.named_parameters()):
+        assert torch.equal(p, q), n
+
+
 # ---------------------------------------------------------------- the OpenAI-compatible guide
 class _Guide(BaseHTTPRequestHandler):
-    requests: list[dict] = []
+    requests: typing.ClassVar[list[dict]] = []
     reply = "Suggested sub-goal: make a wood pickaxe."
     status = 200
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
         if type(self).status != 200:
