@@ -284,7 +284,8 @@ def shared_base_copy(policy: ActorCritic) -> PreTrainedModel:
         state[k.replace(".base_layer.", ".")] = v.data
     cls = AutoModelForSeq2SeqLM if base.config.is_encoder_decoder else AutoModelForCausalLM
     dtype = next(base.parameters()).dtype
-    model = cls.from_config(base.config, dtype=dtype)
+    with torch.random.fork_rng(devices=[]):  # its random init is thrown away; keep the caller's RNG as it was
+        model = cls.from_config(base.config, dtype=dtype)
     missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
     if unexpected or [m for m in missing if m not in _tied_keys(model)]:
         raise RuntimeError(f"adapter model: base weights do not fit (missing {missing[:3]}, unexpected {unexpected[:3]})")
@@ -320,7 +321,6 @@ class Guidance:
         self.cfg = cfg
         self.num_envs = num_envs
         self.rng = random.Random(seed)
-        torch.manual_seed(seed)
         if cfg.adapter_model is None:
             base, self.tokenizer = shared_base_copy(policy), policy.tokenizer
         else:
@@ -332,7 +332,9 @@ class Guidance:
             else ["q", "v"] if enc_dec else ["q_proj", "v_proj"],
             task_type=TaskType.SEQ_2_SEQ_LM if enc_dec else TaskType.CAUSAL_LM,
         )  # fmt: skip
-        self.adapter = get_peft_model(base, lora)
+        with torch.random.fork_rng(devices=[]):  # a reproducible LoRA init that leaves the trainer's RNG alone
+            torch.manual_seed(seed)
+            self.adapter = get_peft_model(base, lora)
         self.adapter.eval()
         self.adapter_chat = LocalChat(self.adapter, self.tokenizer, cfg.max_new_tokens)
         self.guide = self._make_guide(cfg, seed)
