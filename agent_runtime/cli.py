@@ -246,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "converts the default GGUF model to safetensors in the cache.")  # fmt: skip
     p.add_argument("action", choices=["info", "convert"])
     p.add_argument("--model", help="alias, Hugging Face id or local path")
-    p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"])
+    p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
     p.add_argument("--device", default="cpu")
     p.add_argument("--cache-dir", help="model cache folder (default ~/.cache/agent-runtime or $AGENT_RUNTIME_CACHE)")
     p.add_argument("--lora-r", type=int, default=8, help="also count trainable parameters with a LoRA of this rank (0: skip)")

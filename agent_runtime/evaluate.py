@@ -61,6 +61,9 @@ def evaluate(
     """Run one episode per seed with the chosen policy; returns per-episode records."""
     if policy_kind not in POLICIES:
         raise ValueError(f"policy {policy_kind!r} is not one of {POLICIES}")
+    from agent_runtime.trainer import seed_everything
+
+    seed_everything(cfg.run.seed)
     rng = random.Random(cfg.run.seed)
     if policy_kind != "random" and policy is None:
         from agent_runtime.trainer import build_policy

@@ -37,6 +37,21 @@ TINY_MODELS = ("tiny", "tiny-t5")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+def native_bf16(device: str) -> bool:
+    """Does this device compute in bf16 natively (so bf16 is much faster than fp32)?"""
+    if device.startswith("cuda"):
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    cpu = torch.cpu
+    return bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)() or getattr(cpu, "_is_amx_tile_supported", lambda: False)())
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    """'auto' -> 'bf16' on hardware with native bf16, else 'fp32'."""
+    if dtype == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return dtype
+
+
 @dataclass
 class LoadedModel:
     model: PreTrainedModel
@@ -151,8 +166,9 @@ def load_model(
     seed: int = 0,
 ) -> LoadedModel:
     """Load a model by alias ('smollm2-135m-instruct', 'tiny', 'tiny-t5'), Hugging Face id or local path."""
+    dtype = resolve_dtype(dtype, device)
     if dtype not in DTYPES:
-        raise ValueError(f"model.dtype: {dtype!r} is not one of {sorted(DTYPES)}")
+        raise ValueError(f"model.dtype: {dtype!r} is not one of {sorted(DTYPES) + ['auto']}")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"model.device: {device!r} asked for, but CUDA is not available here; use 'cpu'")
     if name in TINY_MODELS:

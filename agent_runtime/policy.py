@@ -65,6 +65,21 @@ def resolve_target_modules(model: nn.Module, wanted: list[str]) -> list[str]:
     return resolved
 
 
+def autocast_dtype(mode: str, model_dtype: torch.dtype) -> torch.dtype | None:
+    """The autocast dtype for ``model.autocast`` ('auto', 'bf16', 'fp16', 'none'), or None for off.
+
+    'auto' turns autocast on in the base model's dtype when that is bf16/fp16, so that the fp32
+    LoRA and value-head weights meet the half-precision base in half-precision matmuls.
+    """
+    if mode == "none":
+        return None
+    if mode == "bf16":
+        return torch.bfloat16
+    if mode == "fp16":
+        return torch.float16
+    return model_dtype if model_dtype in (torch.bfloat16, torch.float16) else None
+
+
 class ActorCritic(nn.Module):
     """LoRA actor + value-head critic over one frozen base model."""
 
@@ -79,11 +94,13 @@ class ActorCritic(nn.Module):
         critic_hidden: list[int] | None = None,
         normalization: str = "token",
         separator: str = " ",
+        autocast: str = "auto",
     ):
         super().__init__()
         if critic_input not in CRITIC_INPUTS:
             raise ValueError(f"critic.input: {critic_input!r} is not one of {CRITIC_INPUTS}")
         self.critic_input = critic_input
+        self.autocast_dtype = autocast_dtype(autocast, next(loaded.model.parameters()).dtype)
         self.tokenizer = loaded.tokenizer
         self.source = loaded.source
         lora = LoraConfig(
@@ -116,6 +133,11 @@ class ActorCritic(nn.Module):
 
     def forward(self, batch: list[EncodedPrompt]) -> PolicyOutput:
         """Action distribution and value for encoded prompts (differentiable)."""
+        dtype = self.autocast_dtype
+        with torch.autocast(self.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+            return self._forward(batch)
+
+    def _forward(self, batch: list[EncodedPrompt]) -> PolicyOutput:
         scores = self.scorer.forward(batch, return_hidden=self.critic_input == "shared")
         if self.critic_input == "shared":
             feats = scores.hidden

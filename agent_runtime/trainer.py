@@ -54,6 +54,7 @@ def build_policy(cfg: Config) -> ActorCritic:
         critic_hidden=cfg.critic.hidden,
         normalization=cfg.scoring.normalization,
         separator=cfg.scoring.separator,
+        autocast=cfg.model.autocast,
     )
 
 
@@ -219,10 +220,7 @@ class Trainer:
                         if self.telemetry.save_requested:
                             self.telemetry.save_requested = False
                             self.save()
-                    t_collect = time.perf_counter() - t0
-                    record = self._update(obs, buffer)
-                    record["collect_s"] = t_collect
-                    record["update_s"] = time.perf_counter() - t0 - t_collect
+                    record = self._update(obs, buffer, collect_s=time.perf_counter() - t0)
                     history.append(record)
                     if cfg.checkpoint.every and self.counters["updates"] % cfg.checkpoint.every == 0:
                         self.save()
@@ -231,8 +229,9 @@ class Trainer:
             self.close()
         return {"updates": history, "counters": dict(self.counters)}
 
-    def _update(self, obs: list[Observation], buffer: RolloutBuffer) -> dict[str, Any]:
+    def _update(self, obs: list[Observation], buffer: RolloutBuffer, collect_s: float = 0.0) -> dict[str, Any]:
         cfg = self.cfg
+        t0 = time.perf_counter()
         if cfg.ppo.anneal_lr:
             self.ppo.set_lr_fraction(max(0.0, 1.0 - self.counters["updates"] / self.num_updates))
         with torch.no_grad():
@@ -254,6 +253,8 @@ class Trainer:
             "episode_return_mean": float(np.mean([e["return"] for e in eps])) if eps else None,
             "success_rate": float(np.mean(succ)) if succ else None,
             "lr_actor": self.ppo.actor_opt.param_groups[0]["lr"],
+            "collect_s": collect_s,
+            "update_s": time.perf_counter() - t0,
             **stats,
         }
         if self.guide:

@@ -12,7 +12,7 @@ from agent_runtime.evaluate import evaluate
 from agent_runtime.trainer import Trainer
 
 # Settings with which the tiny random model learns the toy task (see configs/toy.yaml).
-TINY = ["model.name=tiny", "run.progress=false", "log.tensorboard=false"]
+TINY = ["model.name=tiny", "model.dtype=fp32", "run.progress=false", "log.tensorboard=false"]
 SEEDS = list(range(5000, 5064))
 
 

@@ -1,0 +1,74 @@
+"""Learning curves (mean and range over seeds) of Tomato Salad runs; writes curves.png and summary.json."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+METHODS = ["llm-ppo", "ppo-mlp", "saycan", "random"]
+
+
+def load(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    x = np.array([r.get("decisions_so_far", r.get("decisions")) for r in rows], dtype=float)
+    return x, np.array([r["return"] for r in rows]), np.array([float(bool(r.get("success"))) for r in rows])
+
+
+def curve(x: np.ndarray, y: np.ndarray, grid: np.ndarray, window: int = 20) -> np.ndarray:
+    """Moving average of the last `window` episodes finished by each grid point."""
+    out = np.full(len(grid), np.nan)
+    for i, g in enumerate(grid):
+        done = y[x <= g]
+        if len(done):
+            out[i] = done[-window:].mean()
+    return out
+
+
+def main(logs: Path, out: Path) -> None:
+    runs = defaultdict(list)
+    for f in sorted(logs.glob("*-s*.jsonl")):
+        runs[f.stem.rsplit("-s", 1)[0]].append(load(f))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    summary = {}
+    for m in [m for m in METHODS if m in runs]:
+        xmax = max(r[0].max() for r in runs[m] if len(r[0]))
+        grid = np.linspace(0, xmax, 60)
+        for ax, k, name in ((axes[0], 1, "return"), (axes[1], 2, "success")):
+            ys = np.array([curve(r[0], r[k], grid) for r in runs[m]])
+            mean = np.nanmean(ys, 0)
+            ax.plot(grid, mean, label=f"{m} ({len(runs[m])} seeds)")
+            ax.fill_between(grid, np.nanmin(ys, 0), np.nanmax(ys, 0), alpha=0.2)
+        reach = []
+        for x, _, s in runs[m]:
+            sm = curve(x, s, x)
+            hit = np.nonzero(sm >= 0.9)[0]
+            reach.append(float(x[hit[0]]) if len(hit) else None)
+        summary[m] = {
+            "seeds": len(runs[m]),
+            "decisions": float(xmax),
+            "final_success_mean": float(np.mean([r[2][-20:].mean() for r in runs[m]])),
+            "final_return_mean": float(np.mean([r[1][-20:].mean() for r in runs[m]])),
+            "decisions_to_0.9_success": reach,
+        }
+    for ax, t in zip(axes, ("episode return", "success rate")):
+        ax.set_xlabel("environment decisions")
+        ax.set_title(f"Tomato Salad: {t} (last 20 episodes)")
+        ax.set_xscale("symlog", linthresh=1000)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "curves.png", dpi=110)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))

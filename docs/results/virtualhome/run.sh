@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Food Preparation: success before/after training with the default model, and the normalisation ablation
+# (sum / token / word) over the same budget. Usage: bash docs/results/virtualhome/run.sh [DECISIONS]
+set -euo pipefail
+source docs/results/common.sh
+N=${1:-512}; OUT=docs/results/virtualhome
+for norm in word token sum; do
+  agent-runtime run --config virtualhome-food-preparation --name vh-$norm --total-decisions $N "${LR[@]}" \
+    --set run.num_steps=16 --set scoring.normalization=$norm
+  agent-runtime eval --config virtualhome-food-preparation --set scoring.normalization=$norm --sample --episodes 20 \
+    --policy random --policy zero-shot --policy checkpoint --checkpoint runs/results/vh-$norm --json $OUT/eval-$norm.json
+done
