@@ -11,6 +11,7 @@ import os
 import random
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,19 @@ def set_rng_state(state: dict[str, Any], np_rng: np.random.Generator) -> None:
 
 
 def save_checkpoint(
-    folder: Path, policy: ActorCritic, ppo: PPO, counters: dict[str, int], np_rng: np.random.Generator, keep: int, config_yaml: str = ""
+    folder: Path,
+    policy: ActorCritic,
+    ppo: PPO,
+    counters: dict[str, int],
+    np_rng: np.random.Generator,
+    keep: int,
+    config_yaml: str = "",
+    extra: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Write ``folder/step-<decisions>`` atomically; prune to the newest ``keep``."""
+    """Write ``folder/step-<decisions>`` atomically; prune to the newest ``keep``.
+
+    ``extra(tmp_folder)`` may write more files (e.g. the guidance adapter) before the rename.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{PREFIX}{counters['decisions']:09d}"
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
@@ -55,6 +66,8 @@ def save_checkpoint(
         torch.save({"counters": counters, "ppo": ppo.state_dict(), "rng": rng_state(np_rng)}, tmp / STATE_FILE)
         if config_yaml:
             (tmp / "config.yaml").write_text(config_yaml)
+        if extra is not None:
+            extra(tmp)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

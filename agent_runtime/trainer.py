@@ -96,6 +96,7 @@ class Trainer:
         self.np_rng = np.random.default_rng(cfg.run.seed)
         self.sample_gen = torch.Generator().manual_seed(cfg.run.seed)
         self.counters = {"decisions": 0, "updates": 0, "episodes": 0}
+        self.resumed_from: Path | None = None
         if cfg.checkpoint.resume:
             self._resume(cfg.checkpoint.resume)
         self.prompts = PromptBuilder(cfg.prompt.template)
@@ -110,6 +111,8 @@ class Trainer:
             from agent_runtime.guidance import Guidance
 
             self.guide = Guidance(cfg.guidance, self.policy, self.num_envs, seed=cfg.run.seed)
+            if self.resumed_from is not None and (self.resumed_from / "guidance").exists():
+                self.guide.load(str(self.resumed_from / "guidance"))
         self.stats = EpisodeStats(self.num_envs)
         self.recent: list[dict[str, Any]] = []  # finished episodes since the last update
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
@@ -117,6 +120,7 @@ class Trainer:
     # ----------------------------------------------------------------- setup
     def _resume(self, where: str) -> None:
         path = find_checkpoint(self.ckpt_dir if where == "auto" else where)
+        self.resumed_from = path
         self.counters = load_checkpoint(path, self.policy, self.ppo, self.np_rng)
         # The sampling generator continues from a state derived from the restored counters.
         self.sample_gen.manual_seed(self.cfg.run.seed + self.counters["decisions"])
@@ -130,6 +134,7 @@ class Trainer:
         path = save_checkpoint(
             self.ckpt_dir, self.policy, self.ppo, dict(self.counters), self.np_rng, self.cfg.checkpoint.keep,
             yaml.safe_dump(self.cfg.to_dict(), sort_keys=False),
+            extra=(lambda tmp: self.guide.save(str(tmp / "guidance"))) if self.guide else None,
         )  # fmt: skip
         log.info("checkpoint %s", path)
         return path
