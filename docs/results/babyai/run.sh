@@ -4,6 +4,6 @@
 set -euo pipefail
 source docs/results/common.sh
 N=${1:-1024}; OUT=docs/results/babyai
-agent-runtime eval --config babyai-gotolocal --episodes 50 --policy random --policy zero-shot --json $OUT/eval-before.json
-agent-runtime run --config babyai-gotolocal --name babyai-gotolocal --total-decisions $N "${LR[@]}" --set run.num_steps=16
-agent-runtime eval --config babyai-gotolocal --episodes 50 --policy checkpoint --checkpoint runs/results/babyai-gotolocal --json $OUT/eval-after.json
+$AR eval --config babyai-gotolocal --episodes 50 --policy random --policy zero-shot --json $OUT/eval-before.json
+$AR run --config babyai-gotolocal --name babyai-gotolocal --total-decisions $N "${LR[@]}" --set run.num_steps=16
+$AR eval --config babyai-gotolocal --episodes 50 --policy checkpoint --checkpoint runs/results/babyai-gotolocal --json $OUT/eval-after.json

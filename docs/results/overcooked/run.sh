@@ -10,7 +10,7 @@ for s in 1 2 3; do
   python -m agent_runtime.baselines ppo-mlp --config overcooked-tomato-salad --decisions $MLP --seed $s --out $LOGS/ppo-mlp-s$s.jsonl
 done
 for s in 1 2 3; do
-  agent-runtime run --config overcooked-tomato-salad --name oc-llm-s$s --seed $s --set env.seed=$s --total-decisions $LLM "${LR[@]}" --set run.num_steps=16
+  $AR run --config overcooked-tomato-salad --name oc-llm-s$s --seed $s --set env.seed=$s --total-decisions $LLM "${LR[@]}" --set run.num_steps=16
   cp runs/results/oc-llm-s$s/episodes.jsonl $LOGS/llm-ppo-s$s.jsonl
   python -m agent_runtime.baselines saycan --config overcooked-tomato-salad --decisions $LLM --seed $s --out $LOGS/saycan-s$s.jsonl
 done

@@ -5,8 +5,8 @@ set -euo pipefail
 source docs/results/common.sh
 N=${1:-512}; OUT=docs/results/virtualhome
 for norm in word token sum; do
-  agent-runtime run --config virtualhome-food-preparation --name vh-$norm --total-decisions $N "${LR[@]}" \
+  $AR run --config virtualhome-food-preparation --name vh-$norm --total-decisions $N "${LR[@]}" \
     --set run.num_steps=16 --set scoring.normalization=$norm
-  agent-runtime eval --config virtualhome-food-preparation --set scoring.normalization=$norm --sample --episodes 20 \
+  $AR eval --config virtualhome-food-preparation --set scoring.normalization=$norm --sample --episodes 20 \
     --policy random --policy zero-shot --policy checkpoint --checkpoint runs/results/vh-$norm --json $OUT/eval-$norm.json
 done
