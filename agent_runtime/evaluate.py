@@ -75,6 +75,13 @@ def evaluate(
         load_checkpoint(find_checkpoint(checkpoint), policy, None, None)
     prompts = PromptBuilder(cfg.prompt.template)
     n = min(num_envs or cfg.env.num_envs, len(seeds))
+    guide = None
+    if cfg.guidance.enabled and policy is not None:
+        from agent_runtime.guidance import Guidance
+
+        guide = Guidance(cfg.guidance, policy, n, seed=cfg.run.seed)
+        if checkpoint is not None and (find_checkpoint(checkpoint) / "guidance").exists():
+            guide.load(str(find_checkpoint(checkpoint) / "guidance"))
     venv = make_env(cfg.env, num_envs=n)
     episodes: list[dict[str, Any]] = []
     try:
@@ -87,8 +94,11 @@ def evaluate(
                 if policy_kind == "random":
                     actions = [rng.randrange(len(o.skills)) for o in obs]
                 else:
-                    d = decide(policy, [prompts.build(o) for o in obs], [o.skills for o in obs], greedy)
+                    subgoals = guide.subgoals(obs) if guide else [""] * n
+                    d = decide(policy, [prompts.build(o, g) for o, g in zip(obs, subgoals)], [o.skills for o in obs], greedy)
                     actions = d.actions
+                    if guide:
+                        guide.observe(obs, actions)
                 new = venv.step(actions)
                 nxt = []
                 for i, o in enumerate(new):
@@ -97,6 +107,8 @@ def evaluate(
                         length[i] += 1
                         if o.ended:
                             live[i] = False
+                            if guide:
+                                guide.episode_end(i, o)
                             rec = {"seed": chunk[i], "return": ret[i], "length": length[i], "success": o.info.get("success")}
                             if "achievements" in o.info:
                                 rec["achievements"] = o.info["achievements"]
@@ -105,4 +117,6 @@ def evaluate(
                 obs = nxt
     finally:
         venv.close()
+        if guide:
+            guide.close()
     return EvalResult(policy_kind, episodes)
