@@ -98,8 +98,10 @@ class EnvSection:
     python: str | None = None  # interpreter for spawned servers (a simulator's own virtualenv)
     in_process: bool = False  # no bridge: step the simulators in this process
     envs_per_server: int | None = None
-    curve_dir: str | None = None
-    restart: bool = True  # restart a spawned simulator that died
+    curve_dir: str | None = None  # folder with CURVE keys (python -m bridges.keys make DIR): authenticated TCP
+    transport: Literal["ipc", "tcp"] = "ipc"  # for spawned servers
+    timeout: float = 30.0  # seconds without a reply before a server counts as hung (above the slowest skill/reset)
+    startup_timeout: float = 60.0  # seconds to wait for a spawned server's handshake
 
 
 @dataclass

@@ -56,3 +56,31 @@ def test_loop_over_a_spawned_bridge_server(tmp_path):
     out = t.train()
     assert out["counters"]["decisions"] == 32
     assert len((tmp_path / "toy" / "episodes.jsonl").read_text().splitlines()) == 32
+
+
+def test_training_survives_a_killed_simulator(tmp_path, caplog):
+    """kill -9 of a spawned server mid-rollout: it is restarted, its partial episode dropped, training goes on."""
+    import logging
+    import os
+    import signal
+
+    cfg = load_config("toy", [*TINY, f"run.output_dir={tmp_path}", "run.total_decisions=64", "run.num_steps=4",
+                              "env.num_envs=4", "env.envs_per_server=2", "env.options.steps=3"])  # fmt: skip
+    t = Trainer(cfg)
+    first_pid = t.venv.processes[0].pid
+    killed = []
+    act = t._round
+
+    def round_then_kill(obs, buffer):
+        if t.counters["decisions"] == 8 and not killed:
+            os.kill(first_pid, signal.SIGKILL)
+            killed.append(first_pid)
+        return act(obs, buffer)
+
+    t._round = round_then_kill
+    with caplog.at_level(logging.WARNING):
+        out = t.train()
+    assert killed and out["counters"]["decisions"] == 64
+    assert "dropped its partial episode" in caplog.text
+    episodes = [json.loads(x) for x in (tmp_path / "toy" / "episodes.jsonl").read_text().splitlines()]
+    assert all(e["length"] == 3 for e in episodes)  # no truncated, half-dropped episode was logged
