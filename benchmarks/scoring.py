@@ -46,14 +46,14 @@ def make_prompt(tokenizer, target_tokens: int) -> str:
     return text + "In order to heat up the pancake in the microwave, your next step is to"
 
 
-def _worker(method: str, n_envs: int, prompt_tokens: int, repeats: int, threads: int, q) -> None:
+def _worker(method: str, n_envs: int, prompt_tokens: int, repeats: int, threads: int, dtype: str, q) -> None:
     import torch
 
     torch.set_num_threads(threads)
     from agent_runtime.models import load_model
     from agent_runtime.scoring import Scorer
 
-    lm = load_model()
+    lm = load_model(dtype=dtype)
     model, tok = lm.model, lm.tokenizer
     scorer = Scorer(model, tok, normalization="token")
     prompt = make_prompt(tok, prompt_tokens)
@@ -96,10 +96,10 @@ def _worker(method: str, n_envs: int, prompt_tokens: int, repeats: int, threads:
     )
 
 
-def measure(method: str, n_envs: int, prompt_tokens: int, repeats: int, threads: int) -> dict:
+def measure(method: str, n_envs: int, prompt_tokens: int, repeats: int, threads: int, dtype: str) -> dict:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    p = ctx.Process(target=_worker, args=(method, n_envs, prompt_tokens, repeats, threads, q))
+    p = ctx.Process(target=_worker, args=(method, n_envs, prompt_tokens, repeats, threads, dtype, q))
     p.start()
     out = q.get()
     p.join()
@@ -112,18 +112,20 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--envs", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "auto"],
+                    help="weights of the model (fp32: the setting of DESIGN.md's measurements)")
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
     results: dict[int, dict[str, dict]] = {}
     for n in args.envs:
         results[n] = {}
         for method in ("naive", "ours", "floor"):
-            r = measure(method, n, args.prompt_tokens, args.repeats, args.threads)
+            r = measure(method, n, args.prompt_tokens, args.repeats, args.threads, args.dtype)
             r["decisions_per_s"] = n / r["seconds"]
             results[n][method] = r
         a, b, c = (results[n][m]["seconds"] for m in ("naive", "ours", "floor"))
         print(f"--- {n} env(s), prompt {results[n]['ours']['prompt_tokens']} tokens, {len(CANDIDATES)} candidates, "
-              f"{args.threads} threads")  # fmt: skip
+              f"{args.threads} threads, {args.dtype}")  # fmt: skip
         for m, label in (("naive", "(a) TWOSOME-style naive"), ("ours", "(b) this scorer"), ("floor", "(c) floor")):
             r = results[n][m]
             print(f"  {label:<26} {r['decisions_per_s']:8.2f} decisions/s  {r['seconds']:.3f} s/call  peak {r['peak_mb']:.0f} MB")
