@@ -198,8 +198,7 @@ def cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
 def cmd_serve(rest: list[str]) -> int:
     from bridges.server import main
 
-    main(rest)
-    return 0
+    return main(rest) or 0
 
 
 def cmd_tui(rest: list[str]) -> int:

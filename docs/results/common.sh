@@ -2,7 +2,8 @@
 # TWOSOME's/GLAM's learning rates (5e-7..1e-6) are for 7B models and full fine-tuning; a 135M model with a
 # LoRA adapter and a budget of ~1k decisions needs a larger step.
 # `python -m agent_runtime.cli` is `agent-runtime` run from this checkout.
+# Two result scripts run side by side on 2 cores, one torch thread each.
 AR="python -m agent_runtime.cli"
-LR=(--set ppo.lr_actor=2e-4 --set ppo.lr_critic=1e-3 --set ppo.update_epochs=2 --set ppo.minibatch_size=32
+LR=(--set ppo.lr_actor=2e-4 --set ppo.lr_critic=1e-3 --set ppo.update_epochs=1 --set ppo.minibatch_size=32
     --set ppo.micro_batch_size=16 --set ppo.target_kl=0.05 --set checkpoint.every=0 --set checkpoint.keep=1
-    --set run.output_dir=runs/results --set run.progress=false)
+    --set run.output_dir=runs/results --set run.progress=false --set model.threads=1)
