@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from agent_runtime.acting import decide
 from agent_runtime.buffer import Decision, RolloutBuffer
-from agent_runtime.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from agent_runtime.checkpoint import find_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
 from agent_runtime.config import Config
 from agent_runtime.envs import make_env
 from agent_runtime.logs import RunLogger, console
@@ -119,6 +119,9 @@ class Trainer:
 
     # ----------------------------------------------------------------- setup
     def _resume(self, where: str) -> None:
+        if where == "auto" and not list_checkpoints(self.ckpt_dir):
+            log.info("no checkpoint in %s yet: starting a new run", self.ckpt_dir)
+            return
         path = find_checkpoint(self.ckpt_dir if where == "auto" else where)
         self.resumed_from = path
         self.counters = load_checkpoint(path, self.policy, self.ppo, self.np_rng)

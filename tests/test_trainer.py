@@ -49,6 +49,12 @@ def test_resume_continues_with_the_same_step_count(tmp_path):
     assert [u["update"] for u in out["updates"]] == [9, 10, 11, 12]
 
 
+def test_resume_auto_without_a_checkpoint_starts_fresh(tmp_path):
+    t = Trainer(_cfg(tmp_path, "run.total_decisions=8", "run.num_steps=1", "checkpoint.resume=auto"))
+    assert t.counters == {"decisions": 0, "updates": 0, "episodes": 0}
+    t.close()
+
+
 def test_loop_over_a_spawned_bridge_server(tmp_path):
     """The same loop with the toy simulator in its own server process (ZeroMQ)."""
     cfg = load_config("toy", [*TINY, f"run.output_dir={tmp_path}", "run.total_decisions=32", "run.num_steps=4", "env.num_envs=4"])

@@ -18,6 +18,8 @@ METHODS = ["llm-ppo", "ppo-mlp", "saycan", "random"]
 
 def load(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    if not rows:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
     x = np.array([r.get("decisions_so_far", r.get("decisions")) for r in rows], dtype=float)
     return x, np.array([r["return"] for r in rows]), np.array([float(bool(r.get("success"))) for r in rows])
 
@@ -35,7 +37,9 @@ def curve(x: np.ndarray, y: np.ndarray, grid: np.ndarray, window: int = 20) -> n
 def main(logs: Path, out: Path) -> None:
     runs = defaultdict(list)
     for f in sorted(logs.glob("*-s*.jsonl")):
-        runs[f.stem.rsplit("-s", 1)[0]].append(load(f))
+        x, r, s = load(f)
+        if len(x):  # a run that finished no episode has no curve
+            runs[f.stem.rsplit("-s", 1)[0]].append((x, r, s))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     summary = {}
     for m in [m for m in METHODS if m in runs]:
