@@ -50,14 +50,15 @@ def main(logs: Path, out: Path) -> None:
             mean = np.nanmean(ys, 0)
             ax.plot(grid, mean, label=f"{m} ({len(runs[m])} seeds)")
             ax.fill_between(grid, np.nanmin(ys, 0), np.nanmax(ys, 0), alpha=0.2)
-        reach = []
+        reach = []  # decisions when the success rate over the last 20 episodes first reaches 0.9
         for x, _, s in runs[m]:
-            sm = curve(x, s, x)
-            hit = np.nonzero(sm >= 0.9)[0]
-            reach.append(float(x[hit[0]]) if len(hit) else None)
+            full = [i for i in range(19, len(s)) if s[i - 19 : i + 1].mean() >= 0.9]
+            reach.append(float(x[full[0]]) if full else None)
         summary[m] = {
             "seeds": len(runs[m]),
             "decisions": float(xmax),
+            "episodes": [len(r[0]) for r in runs[m]],
+            "first_20_success_mean": float(np.mean([r[2][:20].mean() for r in runs[m]])),
             "final_success_mean": float(np.mean([r[2][-20:].mean() for r in runs[m]])),
             "final_return_mean": float(np.mean([r[1][-20:].mean() for r in runs[m]])),
             "decisions_to_0.9_success": reach,

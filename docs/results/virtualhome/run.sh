@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Food Preparation: success before/after training with the default model, and the normalisation ablation
-# (sum / token / word) over the same budget. Usage: bash docs/results/virtualhome/run.sh [DECISIONS]
+# (sum / token / word) over the same budget. Usage (from the repo root): bash docs/results/virtualhome/run.sh [DECISIONS]
+# eval-word.json came from this script with DECISIONS=256; the token and sum runs were cut short by the
+# session's time (see README.md here).
 set -euo pipefail
 source docs/results/common.sh
-N=${1:-512}; OUT=docs/results/virtualhome
+N=${1:-256}; OUT=docs/results/virtualhome
 for norm in word token sum; do
   $AR run --config virtualhome-food-preparation --name vh-$norm --total-decisions $N "${LR[@]}" \
     --set run.num_steps=16 --set scoring.normalization=$norm
