@@ -17,7 +17,7 @@ class Decisions:
     encoded: list[EncodedPrompt]
     actions: list[int]
     logps: list[float]
-    values: list[float]
+    values: list[float] | None  # None when decided without the critic (evaluation)
     probs: list[list[float]]
     overridden: list[bool]
 
@@ -30,12 +30,15 @@ def decide(
     greedy: bool,
     overrides: list[int | None] | None = None,
     generator: torch.Generator | None = None,
+    with_values: bool = True,
 ) -> Decisions:
-    """Score every valid skill of every environment in one batch and pick an action each."""
+    """Score every valid skill of every environment in one batch and pick an action each.
+
+    ``with_values=False`` skips the critic (evaluation needs only the actions)."""
     encoded = policy.encode(prompts, skills)
-    out = policy(encoded)
+    out = policy(encoded, with_values=with_values)
     log_probs = out.log_probs.float().cpu()
-    values = out.values.float().cpu().tolist()
+    values = out.values.float().cpu().tolist() if out.values is not None else None
     actions, logps, probs, over = [], [], [], []
     for i, sk in enumerate(skills):
         lp = log_probs[i, : len(sk)]

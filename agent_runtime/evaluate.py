@@ -95,7 +95,8 @@ def evaluate(
                     actions = [rng.randrange(len(o.skills)) for o in obs]
                 else:
                     subgoals = guide.subgoals(obs) if guide else [""] * n
-                    d = decide(policy, [prompts.build(o, g) for o, g in zip(obs, subgoals)], [o.skills for o in obs], greedy)
+                    texts = [prompts.build(o, g) for o, g in zip(obs, subgoals)]
+                    d = decide(policy, texts, [o.skills for o in obs], greedy, with_values=False)
                     actions = d.actions
                     if guide:
                         guide.observe(obs, actions)

@@ -39,7 +39,7 @@ def value_mlp(in_dim: int, hidden: list[int]) -> nn.Sequential:
 @dataclass
 class PolicyOutput:
     scores: ScoreOutput
-    values: torch.Tensor  # (B,)
+    values: torch.Tensor | None  # (B,); None when the critic was not asked for
 
     @property
     def log_probs(self) -> torch.Tensor:
@@ -131,26 +131,37 @@ class ActorCritic(nn.Module):
     def encode(self, prompts: list[str], candidates: list[list[str]]) -> list[EncodedPrompt]:
         return self.scorer.encode(prompts, candidates)
 
-    def forward(self, batch: list[EncodedPrompt]) -> PolicyOutput:
-        """Action distribution and value for encoded prompts (differentiable)."""
-        dtype = self.autocast_dtype
-        with torch.autocast(self.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-            return self._forward(batch)
+    def forward(self, batch: list[EncodedPrompt], with_values: bool = True) -> PolicyOutput:
+        """Action distribution and (unless ``with_values=False``) value for encoded prompts (differentiable)."""
+        with self._autocast():
+            return self._forward(batch, with_values)
 
-    def _forward(self, batch: list[EncodedPrompt]) -> PolicyOutput:
-        scores = self.scorer.forward(batch, return_hidden=self.critic_input == "shared")
-        if self.critic_input == "shared":
-            feats = scores.hidden
-        else:
-            with torch.no_grad(), self.model.disable_adapter():
-                feats = self._prompt_hidden(batch)
+    def values(self, batch: list[EncodedPrompt]) -> torch.Tensor:
+        """The critic alone (e.g. the bootstrap value after a rollout): no candidate is scored."""
+        with self._autocast():
+            if self.critic_input == "shared":
+                feats = self.scorer.prompt_features(batch)
+            else:
+                feats = self._base_features(batch)
+            return self.value_head(feats.float()).squeeze(-1)
+
+    def _autocast(self) -> torch.autocast:
+        dtype = self.autocast_dtype
+        return torch.autocast(self.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
+
+    def _forward(self, batch: list[EncodedPrompt], with_values: bool) -> PolicyOutput:
+        shared = self.critic_input == "shared"
+        scores = self.scorer.forward(batch, return_hidden=shared and with_values)
+        if not with_values:
+            return PolicyOutput(scores=scores, values=None)
+        feats = scores.hidden if shared else self._base_features(batch)
         values = self.value_head(feats.float()).squeeze(-1)
         return PolicyOutput(scores=scores, values=values)
 
-    def _prompt_hidden(self, batch: list[EncodedPrompt]) -> torch.Tensor:
-        """Hidden state at the last prompt token, from a forward over the prompts only."""
-        probe = [EncodedPrompt(e.prefix, [e.suffixes[0][:1]], [0], [1]) for e in batch]
-        return self.scorer.forward(probe, return_hidden=True).hidden
+    def _base_features(self, batch: list[EncodedPrompt]) -> torch.Tensor:
+        """TWOSOME's critic input: the frozen base model (adapter off) at the last prompt token."""
+        with torch.no_grad(), self.model.disable_adapter():
+            return self.scorer.prompt_features(batch)
 
     # ------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:

@@ -164,6 +164,34 @@ class Scorer:
             token_lp, hidden = self._causal_token_logprobs(batch)
         return self._normalise(batch, token_lp, hidden if return_hidden else None)
 
+    def prompt_features(self, batch: list[EncodedPrompt]) -> torch.Tensor:
+        """The critic features ``forward`` returns as ``hidden``, from the prompts alone (no candidate
+        is run and no logits are computed): the last prompt token's hidden state for a decoder-only
+        model, the decoder's state at its start token for an encoder-decoder."""
+        hf, head = _backbone_and_head(self.model)
+        device = head.weight.device
+        n = len(batch)
+        length = max(len(e.prefix) for e in batch)
+        ids = torch.full((n, length), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((n, length), dtype=torch.long)
+        for r, e in enumerate(batch):
+            ids[r, : len(e.prefix)] = torch.tensor(e.prefix)
+            mask[r, : len(e.prefix)] = 1
+        ids, mask = ids.to(device), mask.to(device)
+        if self.is_encoder_decoder:
+            enc_out = hf.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+            start = torch.full((n, 1), hf.config.decoder_start_token_id, dtype=torch.long, device=device)
+            dec = hf.get_decoder()(
+                input_ids=start, encoder_hidden_states=enc_out, encoder_attention_mask=mask, use_cache=False
+            ).last_hidden_state
+            if getattr(hf.config, "scale_decoder_outputs", False):
+                dec = dec * (hf.config.d_model**-0.5)
+            return dec[:, 0]
+        # Right padding: the real tokens keep positions 0..len-1, as in the packed forward.
+        h = hf.base_model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+        last = torch.tensor([len(e.prefix) - 1 for e in batch], device=device)
+        return h[torch.arange(n, device=device), last]
+
     def _causal_token_logprobs(self, batch: list[EncodedPrompt]) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-prob of every scored token, in (prompt, candidate, token) order; and critic features."""
         hf, head = _backbone_and_head(self.model)

@@ -162,3 +162,12 @@ def test_default_model_ranks_the_answer_first(default_lm):
     assert out.log_probs.argmax(-1).tolist() == [0, 0, 0]
     ref = naive_scores(scorer, prompts[:1], cands[:1])[0]
     torch.testing.assert_close(out.scores[0], ref, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("which", ["tiny_lm", "tiny_t5"])
+def test_prompt_features_equal_the_scoring_forward_hidden(which, request):
+    """The critic-only forward (prompts alone, right-padded) reads the same state as the packed one."""
+    lm = request.getfixturevalue(which)
+    scorer = Scorer(lm.model, lm.tokenizer)
+    enc = scorer.encode(PROMPTS, CANDIDATES)
+    torch.testing.assert_close(scorer.prompt_features(enc), scorer.forward(enc).hidden, atol=1e-5, rtol=0)
