@@ -46,7 +46,7 @@ def run_llm_policy(
     obs = venv.reset(seeds=[seed + i for i in range(venv.num_envs)])
     while tracker.decisions < total_decisions:
         enc = policy.encode([prompts.build(o) for o in obs], [o.skills for o in obs])
-        probs = policy(enc).log_probs.float().exp().cpu()
+        probs = policy(enc, with_values=False).log_probs.float().exp().cpu()
         actions = []
         for i, o in enumerate(obs):
             p = probs[i, : len(o.skills)]
