@@ -22,6 +22,7 @@ from agent_runtime.buffer import Decision, RolloutBuffer
 from agent_runtime.checkpoint import find_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
 from agent_runtime.config import Config
 from agent_runtime.envs import make_env
+from agent_runtime.episodes import EpisodeStats
 from agent_runtime.logs import RunLogger, console
 from agent_runtime.models import load_model
 from agent_runtime.policy import ActorCritic
@@ -58,25 +59,6 @@ def build_policy(cfg: Config) -> ActorCritic:
     )
 
 
-class EpisodeStats:
-    """Running return/length of the episode in progress in each environment."""
-
-    def __init__(self, n: int):
-        self.ret = [0.0] * n
-        self.length = [0] * n
-        self.primitive = [0] * n
-
-    def add(self, i: int, reward: float, k: int) -> None:
-        self.ret[i] += reward
-        self.length[i] += 1
-        self.primitive[i] += k
-
-    def pop(self, i: int) -> tuple[float, int, int]:
-        out = (self.ret[i], self.length[i], self.primitive[i])
-        self.ret[i], self.length[i], self.primitive[i] = 0.0, 0, 0
-        return out
-
-
 class Trainer:
     """Online PPO of the LLM actor-critic on the configured environments."""
 
@@ -103,7 +85,8 @@ class Trainer:
         self.num_envs = cfg.env.num_envs
         self.venv = venv if venv is not None else make_env(cfg.env)
         self.num_envs = self.venv.num_envs
-        self.logger = RunLogger(self.run_dir, tensorboard=cfg.log.tensorboard, jsonl=cfg.log.jsonl)
+        resume_at = self.counters["decisions"] if self.resumed_from is not None else None
+        self.logger = RunLogger(self.run_dir, tensorboard=cfg.log.tensorboard, jsonl=cfg.log.jsonl, resume_at=resume_at)
         demos = cfg.telemetry.demos or (str(self.run_dir / "demonstrations.jsonl") if cfg.telemetry.control else None)
         self.telemetry = Telemetry(cfg.telemetry.pub, cfg.telemetry.control, demos)
         self.guide = None
@@ -245,7 +228,7 @@ class Trainer:
         with torch.no_grad():
             subgoals = self.guide.subgoals(obs) if self.guide else [""] * len(obs)
             enc = self.policy.encode([self.prompts.build(o, s) for o, s in zip(obs, subgoals)], [o.skills for o in obs])
-            last_values = self.policy(enc).values.float().cpu().tolist()
+            last_values = self.policy.values(enc).float().cpu().tolist()
         batch = buffer.compute(last_values, cfg.ppo.gamma, cfg.ppo.gae_lambda)
         self.policy.train()
         stats = self.ppo.update(batch, self.np_rng) if len(batch) else {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -47,6 +48,23 @@ def test_resume_continues_with_the_same_step_count(tmp_path):
     out = t.train()
     assert out["counters"]["decisions"] == 192 and out["counters"]["updates"] == 12
     assert [u["update"] for u in out["updates"]] == [9, 10, 11, 12]
+
+
+def test_resume_from_an_older_checkpoint_drops_the_logs_after_it(tmp_path):
+    """A run killed after its last checkpoint: the resumed run's logs hold each decision once."""
+    cfg = _cfg(tmp_path, "run.total_decisions=64", "checkpoint.every=2", "run.num_steps=4", "env.num_envs=4")
+    Trainer(cfg).train()
+    run = tmp_path / "toy"
+    for c in list_checkpoints(run / "checkpoints")[1:]:
+        shutil.rmtree(c)  # as if killed after decision 64 with the checkpoint of decision 32 the last one
+    assert [c.name for c in list_checkpoints(run / "checkpoints")] == ["step-000000032"]
+    cfg2 = _cfg(tmp_path, "run.total_decisions=64", "checkpoint.every=2", "run.num_steps=4", "env.num_envs=4", "checkpoint.resume=auto")
+    Trainer(cfg2).train()
+    updates = [json.loads(line) for line in (run / "updates.jsonl").read_text().splitlines()]
+    assert [u["update"] for u in updates] == [1, 2, 3, 4]
+    assert [u["decisions"] for u in updates] == [16, 32, 48, 64]
+    episodes = [json.loads(line)["decisions"] for line in (run / "episodes.jsonl").read_text().splitlines()]
+    assert episodes == sorted(episodes) and episodes
 
 
 def test_resume_auto_without_a_checkpoint_starts_fresh(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from agent_runtime.episodes import EpisodeStats
 from bridges.spec import Observation
 
 
@@ -21,30 +22,26 @@ class EpisodeTracker:
         self.logs: list[dict[str, Any]] = []
         self.log_fn = log_fn
         self.decisions = 0
-        self._ret = [0.0] * num_envs
-        self._len = [0] * num_envs
-        self._steps = [0] * num_envs
+        self._stats = EpisodeStats(num_envs)
 
     def record(self, i: int, obs: Observation) -> None:
         """Account one decision of environment ``i`` whose result is ``obs``."""
         self.decisions += 1
-        self._ret[i] += obs.reward
-        self._len[i] += 1
-        self._steps[i] += obs.k
+        self._stats.add(i, obs.reward, obs.k)
         if obs.dropped or obs.ended:
+            ret, length, steps = self._stats.pop(i)
             if not obs.dropped:
                 log = {
                     "decisions_so_far": self.decisions,
-                    "return": self._ret[i],
+                    "return": ret,
                     "success": bool(obs.info.get("success", False)),
-                    "decisions": self._len[i],
-                    "steps": self._steps[i],
+                    "decisions": length,
+                    "steps": steps,
                     "env": i,
                 }
                 self.logs.append(log)
                 if self.log_fn is not None:
                     self.log_fn(log)
-            self._ret[i], self._len[i], self._steps[i] = 0.0, 0, 0
 
 
 def next_observation(obs: Observation) -> Observation:
