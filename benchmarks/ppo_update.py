@@ -28,13 +28,8 @@ def _worker(path: str, decisions: int, prompt_tokens: int, dtype: str, threads: 
     from agent_runtime.models import load_model
     from agent_runtime.policy import ActorCritic
     from agent_runtime.ppo import PPO, PPOSettings
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location("scoring_bench", Path(__file__).with_name("scoring.py"))
-    scoring_bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(scoring_bench)
-    CANDIDATES, make_prompt = scoring_bench.CANDIDATES, scoring_bench.make_prompt
+    # The scoring benchmark's prompt and candidates (this script's folder is on sys.path).
+    from scoring import CANDIDATES, make_prompt
 
     torch.manual_seed(0)
     lm = load_model(dtype=dtype)
