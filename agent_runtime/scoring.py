@@ -171,13 +171,7 @@ class Scorer:
         hf, head = _backbone_and_head(self.model)
         device = head.weight.device
         n = len(batch)
-        length = max(len(e.prefix) for e in batch)
-        ids = torch.full((n, length), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((n, length), dtype=torch.long)
-        for r, e in enumerate(batch):
-            ids[r, : len(e.prefix)] = torch.tensor(e.prefix)
-            mask[r, : len(e.prefix)] = 1
-        ids, mask = ids.to(device), mask.to(device)
+        ids, mask = self._padded_prompts(batch, device)
         if self.is_encoder_decoder:
             enc_out = hf.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state
             start = torch.full((n, 1), hf.config.decoder_start_token_id, dtype=torch.long, device=device)
@@ -191,6 +185,16 @@ class Scorer:
         h = hf.base_model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
         last = torch.tensor([len(e.prefix) - 1 for e in batch], device=device)
         return h[torch.arange(n, device=device), last]
+
+    def _padded_prompts(self, batch: list[EncodedPrompt], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """The prompts alone, right-padded: input ids and attention mask, (B, longest prompt)."""
+        length = max(len(e.prefix) for e in batch)
+        ids = torch.full((len(batch), length), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), length), dtype=torch.long)
+        for r, e in enumerate(batch):
+            ids[r, : len(e.prefix)] = torch.tensor(e.prefix)
+            mask[r, : len(e.prefix)] = 1
+        return ids.to(device), mask.to(device)
 
     def _causal_token_logprobs(self, batch: list[EncodedPrompt]) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-prob of every scored token, in (prompt, candidate, token) order; and critic features."""
@@ -252,14 +256,7 @@ class Scorer:
     def _seq2seq_token_logprobs(self, batch: list[EncodedPrompt]) -> tuple[torch.Tensor, torch.Tensor]:
         hf, head = _backbone_and_head(self.model)
         device = head.weight.device
-        n = len(batch)
-        p_len = max(len(e.prefix) for e in batch)
-        enc_ids = torch.full((n, p_len), self.pad_id, dtype=torch.long)
-        enc_mask = torch.zeros((n, p_len), dtype=torch.long)
-        for r, e in enumerate(batch):
-            enc_ids[r, : len(e.prefix)] = torch.tensor(e.prefix)
-            enc_mask[r, : len(e.prefix)] = 1
-        enc_ids, enc_mask = enc_ids.to(device), enc_mask.to(device)
+        enc_ids, enc_mask = self._padded_prompts(batch, device)
         enc_out = hf.get_encoder()(input_ids=enc_ids, attention_mask=enc_mask).last_hidden_state
         owner = [r for r, e in enumerate(batch) for _ in e.suffixes]
         cands = [s for e in batch for s in e.suffixes]
