@@ -53,8 +53,17 @@ def stop_all() -> None:
     """Stop every server this process spawned (atexit and signal handlers call it)."""
     with _live_lock:
         servers = list(_live)
+    stop_together(servers)
+
+
+def stop_together(servers: list[ServerProcess], grace: float = 2.0) -> None:
+    """SIGTERM to all, then SIGKILL to those still running after one shared ``grace`` period
+    (stopping them one by one would take up to N grace periods)."""
     for s in servers:
-        s.stop()
+        s.terminate()
+    deadline = time.monotonic() + grace
+    for s in servers:
+        s.stop(grace=max(0.0, deadline - time.monotonic()))
 
 
 def _install_handlers() -> None:
@@ -138,6 +147,7 @@ class ServerProcess:
         if curve_dir is not None:
             self._args += ["--curve-dir", str(curve_dir)]
         self.proc: subprocess.Popen | None = None
+        self._signalled: subprocess.Popen | None = None  # the process terminate() has sent SIGTERM to
         self.address = ""
         _install_handlers()
 
@@ -214,10 +224,16 @@ class ServerProcess:
         self.kill()
         return self.start()
 
+    def terminate(self) -> None:
+        """Ask the server to exit (SIGTERM, once per process) without waiting for it."""
+        if self.proc is not None and self.proc.poll() is None and self._signalled is not self.proc:
+            self.proc.terminate()
+            self._signalled = self.proc
+
     def stop(self, grace: float = 2.0) -> None:
         """SIGTERM, then SIGKILL after ``grace`` seconds; removes the ipc directory."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+            self.terminate()
             try:
                 self.proc.wait(grace)
             except subprocess.TimeoutExpired:
@@ -236,16 +252,14 @@ class LaunchedVecEnv(RemoteVecEnv):
         try:
             super().__init__(processes, **kw)
         except BaseException:
-            for p in processes:
-                p.stop()
+            stop_together(processes)
             raise
 
     def close(self) -> None:
         try:
             super().close()
         finally:
-            for p in self.processes:
-                p.stop()
+            stop_together(self.processes)
 
 
 def split_envs(num_envs: int, envs_per_server: int | None) -> list[int]:

@@ -133,3 +133,22 @@ def test_runtime_death_leaves_no_orphan_servers(sig: int) -> None:
         for p in pids:
             if not _gone(p):
                 os.kill(p, signal.SIGKILL)
+
+
+def test_servers_that_ignore_sigterm_are_killed_after_one_shared_grace_period() -> None:
+    """Shutdown of N stuck servers takes one grace period (then SIGKILL), not N of them."""
+    from bridges.launch import ServerProcess, stop_together
+
+    stubborn = "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(1, flush=True); time.sleep(60)"
+    servers = []
+    for _ in range(3):
+        s = ServerProcess("toy")
+        s.proc = subprocess.Popen([sys.executable, "-c", stubborn], stdout=subprocess.PIPE, text=True)
+        servers.append(s)
+    for s in servers:
+        assert s.proc.stdout.readline().strip() == "1"  # SIGTERM is ignored from here on
+    t0 = time.monotonic()
+    stop_together(servers, grace=1.5)
+    took = time.monotonic() - t0
+    assert all(s.proc.returncode == -signal.SIGKILL for s in servers)
+    assert 1.4 <= took < 3.5, took  # one by one it would be at least 3 x 1.5 s
