@@ -112,7 +112,12 @@ RUNTIME = textwrap.dedent(
 
 
 def _start_runtime() -> tuple[subprocess.Popen, list[int]]:
-    rt = subprocess.Popen([sys.executable, "-c", RUNTIME.format(repo=str(REPO))], stdout=subprocess.PIPE, text=True)
+    # A shell starts background jobs with SIGINT ignored, and children inherit that: give the runtime
+    # the default disposition, as a terminal's Ctrl-C finds it.
+    rt = subprocess.Popen(
+        [sys.executable, "-c", RUNTIME.format(repo=str(REPO))], stdout=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     line = rt.stdout.readline()
     pids = [int(x) for x in line.split()]
     assert len(pids) == 3, line
