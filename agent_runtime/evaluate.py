@@ -80,8 +80,9 @@ def evaluate(
         from agent_runtime.guidance import Guidance
 
         guide = Guidance(cfg.guidance, policy, n, seed=cfg.run.seed)
-        if checkpoint is not None and (find_checkpoint(checkpoint) / "guidance").exists():
-            guide.load(str(find_checkpoint(checkpoint) / "guidance"))
+        saved = find_checkpoint(checkpoint) / "guidance" if checkpoint is not None else None
+        if saved is not None and saved.exists():
+            guide.load(str(saved))
     venv = make_env(cfg.env, num_envs=n)
     episodes: list[dict[str, Any]] = []
     try:

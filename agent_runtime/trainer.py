@@ -82,7 +82,6 @@ class Trainer:
         if cfg.checkpoint.resume:
             self._resume(cfg.checkpoint.resume)
         self.prompts = PromptBuilder(cfg.prompt.template)
-        self.num_envs = cfg.env.num_envs
         self.venv = venv if venv is not None else make_env(cfg.env)
         self.num_envs = self.venv.num_envs
         resume_at = self.counters["decisions"] if self.resumed_from is not None else None

@@ -8,7 +8,7 @@ for s in 1 2; do
   $AR run --config overcooked-tomato-salad --name oc-big-s$s --seed $s --set env.seed=$s --total-decisions 1536 "${LR[@]}" \
     --set run.num_steps=16 --set ppo.lr_actor=1e-3 --set ppo.update_epochs=2 &
 done
-wait
+for pid in $(jobs -p); do wait "$pid"; done  # a plain `wait` would hide a failed run from set -e
 mkdir -p runs/results/overcooked-big docs/results/overcooked/larger_step
 for s in 1 2; do cp runs/results/oc-big-s$s/episodes.jsonl runs/results/overcooked-big/llm-ppo-s$s.jsonl; done
 python docs/results/overcooked/plot.py runs/results/overcooked-big docs/results/overcooked/larger_step
