@@ -79,6 +79,7 @@ class Trainer:
         self.sample_gen = torch.Generator().manual_seed(cfg.run.seed)
         self.counters = {"decisions": 0, "updates": 0, "episodes": 0}
         self.resumed_from: Path | None = None
+        self._saved_at: tuple[int, int] | None = None  # (decisions, updates) of this run's last checkpoint
         if cfg.checkpoint.resume:
             self._resume(cfg.checkpoint.resume)
         self.prompts = PromptBuilder(cfg.prompt.template)
@@ -121,6 +122,7 @@ class Trainer:
             yaml.safe_dump(self.cfg.to_dict(), sort_keys=False),
             extra=(lambda tmp: self.guide.save(str(tmp / "guidance"))) if self.guide else None,
         )  # fmt: skip
+        self._saved_at = (self.counters["decisions"], self.counters["updates"])
         log.info("checkpoint %s", path)
         return path
 
@@ -214,7 +216,8 @@ class Trainer:
                     history.append(record)
                     if cfg.checkpoint.every and self.counters["updates"] % cfg.checkpoint.every == 0:
                         self.save()
-            self.save()
+            if self._saved_at != (self.counters["decisions"], self.counters["updates"]):
+                self.save()  # the final state, unless the last update's checkpoint already holds it
         finally:
             self.close()
         return {"updates": history, "counters": dict(self.counters)}
