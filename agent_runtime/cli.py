@@ -152,7 +152,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         s = res.summary()
         results.append(s)
         sr = "-" if s["success_rate"] is None else f"{s['success_rate']:.3f}"
-        extra = f"  crafter score {s['crafter_score']:.2f}" if "crafter_score" in s else ""
+        extra = f"  achievement score {s['achievement_score']:.2f}" if "achievement_score" in s else ""
         console.print(f"[bold]{kind:>10}[/]  episodes {s['episodes']}  success {sr}  mean return {s['mean_return']:.3f}{extra}")
     if args.json:
         Path(args.json).write_text(json.dumps({"seeds": seeds, "results": results}, indent=2))

@@ -37,7 +37,7 @@ from typing import Any
 
 import zmq
 
-from tui import wire
+from bridges import telemetry_wire as wire
 
 
 def _json_default(obj: Any) -> Any:
@@ -167,7 +167,8 @@ class Telemetry:
             warnings.warn(text, RuntimeWarning, stacklevel=3)
 
     def publish_decision(self, msg: dict[str, Any]) -> None:
-        """One decision: env, step, episode_step, text, skills, probs, value, action, overridden, reward, greedy."""
+        """One decision: env, step, episode_step, prompt, observation, skills, probs, value, action, action_text,
+        overridden, reward, greedy (see ``agent_runtime.sinks``)."""
         if self._pub is None:
             return
         data = self._pack(msg)
@@ -201,7 +202,8 @@ class Telemetry:
             self._send(wire.TOPIC_EPISODE, data)
 
     def set_pending(self, observations: list[dict[str, Any]] | None) -> None:
-        """The observations of the coming round, one map per env (``text``, ``skills``).
+        """The observations of the coming round, one map per env (``observation``, ``skills``, and the
+        policy's ``probs`` and ``value`` for them).
 
         Stored by reference (no cost while running); published only while the trainer
         waits in ``wait_while_paused``, so a person can pick an override among the
