@@ -21,8 +21,11 @@ Replies (server -> runtime):
     error   {code, message, env?}   (id is None when the request could not be read)
 
 Imports only the standard library, msgpack and bridges.spec, so that a simulator
-server runs in a virtualenv without the ML stack.  No pickle: msgpack only, ext
-types refused.
+server runs in a virtualenv without the ML stack.  No pickle: msgpack only; ext
+types (the timestamp type included) and maps/arrays nested deeper than
+``MAX_DEPTH`` are refused.  ``decode_request``/``decode_reply`` raise
+``ProtocolError`` and nothing else, whatever the bytes; error messages describe
+bad values with ``describe`` (bounded, never a full ``repr``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 4 * 1024 * 1024  # soft cap: a bigger frame gets an error reply
 HARD_FRAME_BYTES = 64 * 1024 * 1024  # zmq MAXMSGSIZE: a bigger message drops the peer
 EPISODE_STRIDE = 100_003  # same seed schedule as bridges.local.LocalVecEnv
+
+MAX_DEPTH = 32  # maps/arrays nested deeper than this are refused (the top-level map is depth 1)
+MAX_ENVS_PER_SERVER = 65_536  # a welcome claiming more is refused
 
 REQUESTS = ("hello", "reset", "step", "steps", "ping", "close")
 REPLIES = ("welcome", "obs", "obs_batch", "pong", "closed", "error")
@@ -64,6 +70,7 @@ E_ENV_INDEX = "env_index"  # no such environment on this server
 E_SKILL = "skill"  # skill index refused (SkillError); state unchanged
 E_NOT_READY = "not_ready"  # step before the first reset
 E_ENV_FAILED = "env_failed"  # the simulator raised; the episode is lost
+E_INTERNAL = "internal"  # the server failed on a request it accepted (a bug); it keeps serving
 
 _INT = (int,)
 _OPT_INT = (int, type(None))
@@ -83,6 +90,60 @@ def _refuse_ext(code: int, data: bytes) -> Any:
     raise ProtocolError(E_MALFORMED, f"msgpack ext type {code} is not allowed")
 
 
+def describe(val: Any, limit: int = 40) -> str:
+    """A short, safe description of an untrusted value: type and a clipped repr of scalars only.
+
+    Never recurses into containers (a value nested 1,000 deep would make ``repr`` raise) and never
+    builds a long string (a 4 MiB string is clipped before it is formatted)."""
+    t = type(val).__name__
+    if val is None or isinstance(val, (bool, int, float)):
+        return f"{t} {val!r}"[: limit + len(t) + 1]
+    if isinstance(val, (str, bytes, bytearray)):
+        head = repr(val[:limit])
+        return f"{t} {head}{'...' if len(val) > limit else ''} (length {len(val)})"
+    if isinstance(val, (list, tuple, dict)):
+        return f"{t} of {len(val)}"
+    return t
+
+
+# Bytes that may start an ext (fixext 1..16, ext 8/16/32) or a container (fixmap, fixarray, map/array 16/32).
+_EXT_BYTES = bytes([0xC7, 0xC8, 0xC9, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8])
+_SUSPECT = set(range(0x80, 0xA0)) | {0xDC, 0xDD, 0xDE, 0xDF} | set(_EXT_BYTES)
+_NOT_SUSPECT = bytes(b for b in range(256) if b not in _SUSPECT)
+
+
+def _plain(frame: bytes) -> bool:
+    """True when the frame cannot hold an ext value nor nest deeper than MAX_DEPTH (a cheap byte scan:
+    fewer container headers than MAX_DEPTH and no ext header byte anywhere)."""
+    suspect = frame.translate(None, _NOT_SUSPECT)
+    return len(suspect) <= MAX_DEPTH and not any(b in _EXT_BYTES for b in suspect)
+
+
+def _strict_hooks() -> tuple[Any, Any]:
+    """list_hook and object_hook that refuse timestamps (msgpack decodes ext -1 itself, without
+    ext_hook) and nesting deeper than MAX_DEPTH. Children are built before their parent, so a
+    container's depth is 1 + the deepest of its children's."""
+    depth: dict[int, int] = {}
+    timestamp = msgpack.Timestamp
+
+    def check(container: Any, values: Any) -> Any:
+        d = 0
+        for v in values:
+            t = type(v)
+            if t is list or t is dict:
+                dv = depth.get(id(v), 1)
+                if dv > d:
+                    d = dv
+            elif t is timestamp:
+                raise ProtocolError(E_MALFORMED, "msgpack ext type -1 (timestamp) is not allowed")
+        if d >= MAX_DEPTH:
+            raise ProtocolError(E_MALFORMED, f"maps and arrays may be nested at most {MAX_DEPTH} deep")
+        depth[id(container)] = d + 1
+        return container
+
+    return (lambda lst: check(lst, lst)), (lambda m: check(m, m.values()))
+
+
 def _to_builtin(obj: Any) -> Any:
     # numpy scalars and arrays (in a simulator's info) without importing numpy here
     if hasattr(obj, "tolist"):
@@ -100,18 +161,36 @@ def encode(msg: dict[str, Any]) -> bytes:
 
 
 def unpack(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any]:
-    """Bytes -> map, with the size cap; raises ProtocolError (never anything else)."""
+    """Bytes -> map, with the size cap; raises ProtocolError (never anything else).
+
+    Refuses ext types (timestamps too) and nesting deeper than MAX_DEPTH."""
     if len(frame) > max_bytes:
         raise ProtocolError(E_TOO_LARGE, f"frame of {len(frame)} bytes is over the cap of {max_bytes} bytes")
     try:
-        msg = msgpack.unpackb(frame, raw=False, ext_hook=_refuse_ext, strict_map_key=True, timestamp=0)
+        if _plain(frame):  # the common case: no hooks needed (a per-container Python call costs ~3x the decode)
+            msg = msgpack.unpackb(frame, raw=False, ext_hook=_refuse_ext, strict_map_key=True, timestamp=0)
+        else:
+            list_hook, object_hook = _strict_hooks()
+            msg = msgpack.unpackb(frame, raw=False, ext_hook=_refuse_ext, strict_map_key=True, timestamp=0,
+                                  list_hook=list_hook, object_hook=object_hook)
     except ProtocolError:
         raise
     except Exception as e:  # msgpack raises a zoo of types (ExtraData, ValueError, UnicodeDecodeError, ...)
-        raise ProtocolError(E_MALFORMED, f"not a msgpack frame ({type(e).__name__}: {e})") from None
+        raise ProtocolError(E_MALFORMED, f"not a msgpack frame ({type(e).__name__}: {str(e)[:200]})") from None
+    if isinstance(msg, msgpack.Timestamp):
+        raise ProtocolError(E_MALFORMED, "msgpack ext type -1 (timestamp) is not allowed")
     if not isinstance(msg, dict):
         raise ProtocolError(E_MALFORMED, f"a message must be a msgpack map, got {type(msg).__name__}")
     return msg
+
+
+def check_frame(frame: bytes) -> None:
+    """Raise ProtocolError if a peer would refuse this (encoded) frame for its ext types or depth.
+
+    Cheap for ordinary frames (a byte scan); the server runs it on its replies so that it never sends
+    what a client must refuse."""
+    if not _plain(frame):
+        unpack(frame, max_bytes=HARD_FRAME_BYTES)
 
 
 def _msg_id(msg: dict[str, Any]) -> int | None:
@@ -119,15 +198,20 @@ def _msg_id(msg: dict[str, Any]) -> int | None:
     return mid if isinstance(mid, int) and not isinstance(mid, bool) else None
 
 
+def _type_name(msg: dict[str, Any]) -> str:
+    t = msg.get("type")
+    return repr(t[:40]) if isinstance(t, str) else describe(t)
+
+
 def _need(msg: dict[str, Any], key: str, types: tuple[type, ...], what: str) -> Any:
     if key not in msg:
-        raise ProtocolError(E_BAD_FIELD, f"{msg.get('type')!r} message lacks field {key!r} ({what})", _msg_id(msg))
+        raise ProtocolError(E_BAD_FIELD, f"{_type_name(msg)} message lacks field {key!r} ({what})", _msg_id(msg))
     val = msg[key]
     # bool is an int subclass; a bool where an int is wanted is a mistake.
     if not isinstance(val, types) or (isinstance(val, bool) and bool not in types):
         raise ProtocolError(
             E_BAD_FIELD,
-            f"field {key!r} of {msg.get('type')!r} must be {what}, got {type(val).__name__} {val!r:.60}",
+            f"field {key!r} of {_type_name(msg)} must be {what}, got {describe(val)}",
             _msg_id(msg),
         )
     return val
@@ -140,14 +224,21 @@ def check_header(msg: dict[str, Any], allowed: tuple[str, ...]) -> str:
         raise ProtocolError(E_BAD_FIELD, f"field 'type' must be a string, got {type(mtype).__name__}", _msg_id(msg))
     if mtype not in allowed:
         raise ProtocolError(
-            E_UNKNOWN_TYPE, f"unknown message type {mtype!r:.60}; expected one of {', '.join(allowed)}", _msg_id(msg)
+            E_UNKNOWN_TYPE, f"unknown message type {describe(mtype)}; expected one of {', '.join(allowed)}", _msg_id(msg)
         )
     if "v" not in msg:
         raise ProtocolError(E_BAD_FIELD, f"{mtype!r} message lacks the protocol version field 'v'", _msg_id(msg))
-    if msg["v"] != PROTOCOL_VERSION:
+    v = msg["v"]
+    if not isinstance(v, int) or isinstance(v, bool):  # true == 1 and 1.0 == 1 in Python: not a version
+        raise ProtocolError(
+            E_BAD_FIELD,
+            f"field 'v' must be an int protocol version (this side speaks {PROTOCOL_VERSION}), got {describe(v)}",
+            _msg_id(msg),
+        )
+    if v != PROTOCOL_VERSION:
         raise ProtocolError(
             E_VERSION,
-            f"protocol version mismatch: peer speaks {msg['v']!r:.40}, this side speaks {PROTOCOL_VERSION}",
+            f"protocol version mismatch: peer speaks {v}, this side speaks {PROTOCOL_VERSION}",
             _msg_id(msg),
         )
     if "id" in msg:
@@ -156,8 +247,17 @@ def check_header(msg: dict[str, Any], allowed: tuple[str, ...]) -> str:
 
 
 def decode_request(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any]:
-    """Decode and validate a request frame (server side)."""
+    """Decode and validate a request frame (server side); raises ProtocolError and nothing else."""
     msg = unpack(frame, max_bytes)
+    try:
+        return _validate_request(msg)
+    except ProtocolError:
+        raise
+    except Exception as e:  # a validation bug must not take the server down: the frame is refused
+        raise ProtocolError(E_MALFORMED, f"request could not be validated ({type(e).__name__})", _msg_id(msg)) from None
+
+
+def _validate_request(msg: dict[str, Any]) -> dict[str, Any]:
     mtype = check_header(msg, REQUESTS)
     if mtype in ("reset", "step"):
         _need(msg, "env", _INT, "an int environment index")
@@ -215,8 +315,17 @@ def _check_obs(obs: Any, msg: dict[str, Any], depth: int = 0) -> None:
 
 
 def decode_reply(frame: bytes, max_bytes: int = HARD_FRAME_BYTES) -> dict[str, Any]:
-    """Decode and validate a reply frame (client side)."""
+    """Decode and validate a reply frame (client side); raises ProtocolError and nothing else."""
     msg = unpack(frame, max_bytes)
+    try:
+        return _validate_reply(msg)
+    except ProtocolError:
+        raise
+    except Exception as e:  # a validation bug must not take the runtime down: the frame is refused
+        raise ProtocolError(E_MALFORMED, f"reply could not be validated ({type(e).__name__})", _msg_id(msg)) from None
+
+
+def _validate_reply(msg: dict[str, Any]) -> dict[str, Any]:
     mtype = check_header(msg, REPLIES)
     if mtype == "obs":
         _need(msg, "env", _INT, "an int environment index")
@@ -236,7 +345,11 @@ def decode_reply(frame: bytes, max_bytes: int = HARD_FRAME_BYTES) -> dict[str, A
             else:
                 _check_obs(r.get("obs"), msg)
     elif mtype == "welcome":
-        _need(msg, "num_envs", _INT, "an int")
+        n = _need(msg, "num_envs", _INT, "an int")
+        if not 1 <= n <= MAX_ENVS_PER_SERVER:
+            raise ProtocolError(E_BAD_FIELD, f"field 'num_envs' of 'welcome' must be in 1..{MAX_ENVS_PER_SERVER}, "
+                                f"got {n}", _msg_id(msg))
+        _need(msg, "version", _INT, "an int protocol version")
         _need(msg, "bridge", (str,), "a string")
         _need(msg, "task", (str,), "a string")
     elif mtype == "error":
