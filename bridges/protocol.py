@@ -131,9 +131,7 @@ def _strict_hooks() -> tuple[Any, Any]:
         for v in values:
             t = type(v)
             if t is list or t is dict:
-                dv = depth.get(id(v), 1)
-                if dv > d:
-                    d = dv
+                d = max(d, depth.get(id(v), 1))
             elif t is timestamp:
                 raise ProtocolError(E_MALFORMED, "msgpack ext type -1 (timestamp) is not allowed")
         if d >= MAX_DEPTH:
@@ -175,7 +173,7 @@ def unpack(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any]:
                                   list_hook=list_hook, object_hook=object_hook)
     except ProtocolError:
         raise
-    except Exception as e:  # msgpack raises a zoo of types (ExtraData, ValueError, UnicodeDecodeError, ...)
+    except Exception as e:  # noqa: BLE001 - msgpack raises a zoo of types (ExtraData, ValueError, UnicodeDecodeError, ...)
         raise ProtocolError(E_MALFORMED, f"not a msgpack frame ({type(e).__name__}: {str(e)[:200]})") from None
     if isinstance(msg, msgpack.Timestamp):
         raise ProtocolError(E_MALFORMED, "msgpack ext type -1 (timestamp) is not allowed")
@@ -193,7 +191,8 @@ def check_frame(frame: bytes) -> None:
         unpack(frame, max_bytes=HARD_FRAME_BYTES)
 
 
-def _msg_id(msg: dict[str, Any]) -> int | None:
+def msg_id(msg: dict[str, Any]) -> int | None:
+    """The request id of a decoded map, or None when it has none (or not an int)."""
     mid = msg.get("id")
     return mid if isinstance(mid, int) and not isinstance(mid, bool) else None
 
@@ -205,14 +204,14 @@ def _type_name(msg: dict[str, Any]) -> str:
 
 def _need(msg: dict[str, Any], key: str, types: tuple[type, ...], what: str) -> Any:
     if key not in msg:
-        raise ProtocolError(E_BAD_FIELD, f"{_type_name(msg)} message lacks field {key!r} ({what})", _msg_id(msg))
+        raise ProtocolError(E_BAD_FIELD, f"{_type_name(msg)} message lacks field {key!r} ({what})", msg_id(msg))
     val = msg[key]
     # bool is an int subclass; a bool where an int is wanted is a mistake.
     if not isinstance(val, types) or (isinstance(val, bool) and bool not in types):
         raise ProtocolError(
             E_BAD_FIELD,
             f"field {key!r} of {_type_name(msg)} must be {what}, got {describe(val)}",
-            _msg_id(msg),
+            msg_id(msg),
         )
     return val
 
@@ -221,25 +220,25 @@ def check_header(msg: dict[str, Any], allowed: tuple[str, ...]) -> str:
     """Validate ``type``, ``v`` and ``id``; return the type."""
     mtype = msg.get("type")
     if not isinstance(mtype, str):
-        raise ProtocolError(E_BAD_FIELD, f"field 'type' must be a string, got {type(mtype).__name__}", _msg_id(msg))
+        raise ProtocolError(E_BAD_FIELD, f"field 'type' must be a string, got {type(mtype).__name__}", msg_id(msg))
     if mtype not in allowed:
         raise ProtocolError(
-            E_UNKNOWN_TYPE, f"unknown message type {describe(mtype)}; expected one of {', '.join(allowed)}", _msg_id(msg)
+            E_UNKNOWN_TYPE, f"unknown message type {describe(mtype)}; expected one of {', '.join(allowed)}", msg_id(msg)
         )
     if "v" not in msg:
-        raise ProtocolError(E_BAD_FIELD, f"{mtype!r} message lacks the protocol version field 'v'", _msg_id(msg))
+        raise ProtocolError(E_BAD_FIELD, f"{mtype!r} message lacks the protocol version field 'v'", msg_id(msg))
     v = msg["v"]
     if not isinstance(v, int) or isinstance(v, bool):  # true == 1 and 1.0 == 1 in Python: not a version
         raise ProtocolError(
             E_BAD_FIELD,
             f"field 'v' must be an int protocol version (this side speaks {PROTOCOL_VERSION}), got {describe(v)}",
-            _msg_id(msg),
+            msg_id(msg),
         )
     if v != PROTOCOL_VERSION:
         raise ProtocolError(
             E_VERSION,
             f"protocol version mismatch: peer speaks {v}, this side speaks {PROTOCOL_VERSION}",
-            _msg_id(msg),
+            msg_id(msg),
         )
     if "id" in msg:
         _need(msg, "id", _OPT_INT, "an int or nil")
@@ -253,8 +252,8 @@ def decode_request(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, 
         return _validate_request(msg)
     except ProtocolError:
         raise
-    except Exception as e:  # a validation bug must not take the server down: the frame is refused
-        raise ProtocolError(E_MALFORMED, f"request could not be validated ({type(e).__name__})", _msg_id(msg)) from None
+    except Exception as e:  # noqa: BLE001 - a validation bug must not take the server down: the frame is refused
+        raise ProtocolError(E_MALFORMED, f"request could not be validated ({type(e).__name__})", msg_id(msg)) from None
 
 
 def _validate_request(msg: dict[str, Any]) -> dict[str, Any]:
@@ -267,7 +266,7 @@ def _validate_request(msg: dict[str, Any]) -> dict[str, Any]:
         if "episode" in msg:
             _need(msg, "episode", _INT, "a non-negative int")
             if msg["episode"] < 0:
-                raise ProtocolError(E_BAD_FIELD, f"field 'episode' must be >= 0, got {msg['episode']}", _msg_id(msg))
+                raise ProtocolError(E_BAD_FIELD, f"field 'episode' must be >= 0, got {msg['episode']}", msg_id(msg))
     elif mtype == "step":
         _need(msg, "action", _INT, "an int skill index")
     elif mtype == "steps":
@@ -276,12 +275,12 @@ def _validate_request(msg: dict[str, Any]) -> dict[str, Any]:
         if len(envs) != len(actions) or not 0 < len(envs) <= MAX_BATCH:
             raise ProtocolError(
                 E_BAD_FIELD, f"'envs' and 'actions' must have the same length in 1..{MAX_BATCH}, "
-                f"got {len(envs)} and {len(actions)}", _msg_id(msg))
+                f"got {len(envs)} and {len(actions)}", msg_id(msg))
         for key, vals in (("envs", envs), ("actions", actions)):
             if not all(isinstance(x, int) and not isinstance(x, bool) for x in vals):
-                raise ProtocolError(E_BAD_FIELD, f"field {key!r} of 'steps' must hold ints only", _msg_id(msg))
+                raise ProtocolError(E_BAD_FIELD, f"field {key!r} of 'steps' must hold ints only", msg_id(msg))
         if len(set(envs)) != len(envs):
-            raise ProtocolError(E_BAD_FIELD, "field 'envs' of 'steps' names an environment twice", _msg_id(msg))
+            raise ProtocolError(E_BAD_FIELD, "field 'envs' of 'steps' names an environment twice", msg_id(msg))
     if mtype in ("step", "steps") and "autoreset" in msg:
         _need(msg, "autoreset", (bool,), "a bool")
     elif mtype == "close" and "shutdown" in msg:
@@ -291,12 +290,12 @@ def _validate_request(msg: dict[str, Any]) -> dict[str, Any]:
 
 def _check_obs(obs: Any, msg: dict[str, Any], depth: int = 0) -> None:
     if not isinstance(obs, dict):
-        raise ProtocolError(E_BAD_FIELD, f"field 'obs' must be a map, got {type(obs).__name__}", _msg_id(msg))
+        raise ProtocolError(E_BAD_FIELD, f"field 'obs' must be a map, got {type(obs).__name__}", msg_id(msg))
     wrap = {"type": "obs", **obs, "id": msg.get("id")}
     _need(wrap, "text", (str,), "a string")
     skills = _need(wrap, "skills", (list,), "a list of strings")
     if not all(isinstance(s, str) for s in skills):
-        raise ProtocolError(E_BAD_FIELD, "field 'skills' must hold strings only", _msg_id(msg))
+        raise ProtocolError(E_BAD_FIELD, "field 'skills' must hold strings only", msg_id(msg))
     for key, types, what in (
         ("goal", (str,), "a string"),
         ("reward", (int, float), "a number"),
@@ -310,7 +309,7 @@ def _check_obs(obs: Any, msg: dict[str, Any], depth: int = 0) -> None:
             _need(wrap, key, types, what)
     if obs.get("reset_obs") is not None:
         if depth > 0:
-            raise ProtocolError(E_BAD_FIELD, "a reset_obs may not carry its own reset_obs", _msg_id(msg))
+            raise ProtocolError(E_BAD_FIELD, "a reset_obs may not carry its own reset_obs", msg_id(msg))
         _check_obs(obs["reset_obs"], msg, depth + 1)
 
 
@@ -321,8 +320,8 @@ def decode_reply(frame: bytes, max_bytes: int = HARD_FRAME_BYTES) -> dict[str, A
         return _validate_reply(msg)
     except ProtocolError:
         raise
-    except Exception as e:  # a validation bug must not take the runtime down: the frame is refused
-        raise ProtocolError(E_MALFORMED, f"reply could not be validated ({type(e).__name__})", _msg_id(msg)) from None
+    except Exception as e:  # noqa: BLE001 - a validation bug must not take the runtime down: the frame is refused
+        raise ProtocolError(E_MALFORMED, f"reply could not be validated ({type(e).__name__})", msg_id(msg)) from None
 
 
 def _validate_reply(msg: dict[str, Any]) -> dict[str, Any]:
@@ -334,21 +333,21 @@ def _validate_reply(msg: dict[str, Any]) -> dict[str, Any]:
         results = _need(msg, "results", (list,), "a list of per-environment results")
         for r in results:
             if not isinstance(r, dict):
-                raise ProtocolError(E_BAD_FIELD, "each of 'results' must be a map", _msg_id(msg))
+                raise ProtocolError(E_BAD_FIELD, "each of 'results' must be a map", msg_id(msg))
             _need({"type": "obs_batch", **r}, "env", _INT, "an int environment index")
             if "error" in r:
                 err = r["error"]
                 if not (isinstance(err, dict) and isinstance(err.get("code"), str)
                         and isinstance(err.get("message"), str)):
                     raise ProtocolError(E_BAD_FIELD, "a result's 'error' must be {code: str, message: str}",
-                                        _msg_id(msg))
+                                        msg_id(msg))
             else:
                 _check_obs(r.get("obs"), msg)
     elif mtype == "welcome":
         n = _need(msg, "num_envs", _INT, "an int")
         if not 1 <= n <= MAX_ENVS_PER_SERVER:
             raise ProtocolError(E_BAD_FIELD, f"field 'num_envs' of 'welcome' must be in 1..{MAX_ENVS_PER_SERVER}, "
-                                f"got {n}", _msg_id(msg))
+                                f"got {n}", msg_id(msg))
         _need(msg, "version", _INT, "an int protocol version")
         _need(msg, "bridge", (str,), "a string")
         _need(msg, "task", (str,), "a string")

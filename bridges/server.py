@@ -22,9 +22,12 @@ import signal
 import sys
 import time
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
+
+if TYPE_CHECKING:
+    from zmq.auth.thread import ThreadAuthenticator
 
 from bridges import protocol as P
 from bridges.spec import Observation, SkillEnv, SkillError
@@ -98,6 +101,22 @@ def _announce(ready_fd: int | None, line: str) -> None:
     os.close(ready_fd)
 
 
+def _request_id(frame: bytes) -> int | None:
+    try:
+        return P.msg_id(P.unpack(frame))
+    except P.ProtocolError:
+        return None
+
+
+def _clip(e: BaseException, limit: int = 500) -> str:
+    """str(e), clipped: a simulator's exception text goes into replies and logs."""
+    try:
+        text = str(e)
+    except Exception:  # noqa: BLE001 - a broken __str__
+        text = f"<{type(e).__name__}>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class BridgeServer:
     """Hosts environments and answers protocol requests on one ROUTER socket."""
 
@@ -138,7 +157,7 @@ class BridgeServer:
         self._episodes = [0] * len(envs)
         self._ready = [False] * len(envs)
         self.ctx = zmq.Context()
-        self._auth = None
+        self._auth: ThreadAuthenticator | None = None
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.MAXMSGSIZE, P.HARD_FRAME_BYTES)
@@ -162,14 +181,14 @@ class BridgeServer:
         return [make_env(seed=None if seed is None else seed + i, **kw) for i in range(n)]
 
     def _setup_curve(self, curve_dir: str) -> None:
-        from bridges.keys import load_server_keys
-
         from zmq.auth.thread import ThreadAuthenticator
 
+        from bridges.keys import load_server_keys
+
         public, secret, authorized = load_server_keys(curve_dir)
-        self._auth = ThreadAuthenticator(self.ctx)
-        self._auth.start()
-        self._auth.configure_curve(domain="*", location=authorized)
+        auth = self._auth = ThreadAuthenticator(self.ctx)
+        auth.start()
+        auth.configure_curve(domain="*", location=authorized)
         self.sock.curve_secretkey = secret
         self.sock.curve_publickey = public
         self.sock.curve_server = True
@@ -224,8 +243,9 @@ class BridgeServer:
 
     def _failed(self, mid: int | None, env_i: int, what: str, e: BaseException) -> dict[str, Any]:
         self._ready[env_i] = False
-        log.error("environment %d failed in %s: %s\n%s", env_i, what, e, traceback.format_exc())
-        return P.error_msg(P.E_ENV_FAILED, f"environment {env_i} raised in {what}: {type(e).__name__}: {e}", mid, env_i)
+        log.error("environment %d failed in %s: %s\n%s", env_i, what, _clip(e), traceback.format_exc())
+        return P.error_msg(P.E_ENV_FAILED, f"environment {env_i} raised in {what}: {type(e).__name__}: {_clip(e)}",
+                           mid, env_i)
 
     def _reset(self, mid: int | None, env_i: int, seed: int | None, episode: int) -> dict[str, Any]:
         self._seeds[env_i] = seed
@@ -294,31 +314,49 @@ class BridgeServer:
                     return
                 continue
             frames = self.sock.recv_multipart()
-            # ROUTER prefix: [identity, (empty delimiter if the peer is a REQ socket), payload...]
-            if len(frames) >= 3 and frames[1] == b"":
-                envelope, payload = frames[:2], frames[2:]
-            else:
-                envelope, payload = frames[:1], frames[1:]
-            if len(payload) != 1:
-                reply = P.error_msg(P.E_MALFORMED, f"a request is exactly one frame, got {len(payload)}")
-            else:
-                self._envelope = envelope
-                reply = self.handle(payload[0])
-                self._envelope = None
+            envelope, reply, shutdown = self._serve_one(frames)
             self.requests_served += 1
-            try:
-                out = P.encode(reply)
-            except Exception as e:  # e.g. an env put a non-msgpack value in info
-                reply = P.error_msg(P.E_ENV_FAILED, f"reply could not be encoded: {type(e).__name__}: {e}",
-                                    reply.get("id"), reply.get("env"))
-                out = P.encode(reply)
-            self.sock.send_multipart([*envelope, out])
-            if reply["type"] == "closed" and self._shutdown_requested(payload):
+            self.sock.send_multipart([*envelope, self._encode_reply(reply)])
+            if shutdown:
                 return
+
+    def _serve_one(self, frames: list[bytes]) -> tuple[list[bytes], dict[str, Any], bool]:
+        """One received message -> (envelope, reply, shutdown?). Never raises (but for SystemExit and
+        KeyboardInterrupt): whatever a peer sends gets a reply, and the server goes on serving."""
+        # ROUTER prefix: [identity, (empty delimiter if the peer is a REQ socket), payload...]
+        if len(frames) >= 3 and frames[1] == b"":
+            envelope, payload = frames[:2], frames[2:]
+        else:
+            envelope, payload = frames[:1], frames[1:]
+        if len(payload) != 1:
+            return envelope, P.error_msg(P.E_MALFORMED, f"a request is exactly one frame, got {len(payload)}"), False
+        self._envelope = envelope
+        try:
+            reply = self.handle(payload[0])
+        except Exception as e:  # noqa: BLE001 - a bug on our side, not the peer's: answer, log, keep serving
+            log.error("request failed inside the server: %s\n%s", _clip(e), traceback.format_exc())
+            reply = P.error_msg(P.E_INTERNAL, f"the server failed on this request: {type(e).__name__}: {_clip(e)}",
+                                _request_id(payload[0]))
+        finally:
+            self._envelope = None
+        return envelope, reply, reply.get("type") == "closed" and self._shutdown_requested(payload)
+
+    def _encode_reply(self, reply: dict[str, Any]) -> bytes:
+        """Encode a reply; one a client would refuse (non-msgpack value, ext type, deep nesting in a
+        simulator's info) becomes an ``env_failed`` error instead."""
+        try:
+            out = P.encode(reply)
+            P.check_frame(out)
+            return out
+        except Exception as e:  # noqa: BLE001 - e.g. an env put a non-msgpack value in info
+            mid, env = reply.get("id"), reply.get("env")
+            err = P.error_msg(P.E_ENV_FAILED, f"reply could not be encoded: {type(e).__name__}: {_clip(e)}",
+                              mid if isinstance(mid, int) else None, env if isinstance(env, int) else None)
+            return P.encode(err)
 
     def _shutdown_requested(self, payload: list[bytes]) -> bool:
         try:
-            return bool(P.unpack(payload[0]).get("shutdown", False))
+            return P.unpack(payload[0]).get("shutdown", False) is True
         except P.ProtocolError:
             return False
 
