@@ -512,10 +512,10 @@ class RemoteVecEnv:
                 log.warning("bridge server %s: attempt %d of %d in %.1fs", link.address, link.restarts,
                             self.max_restarts, pause)
                 time.sleep(pause)
+            if link.process is None:
+                return self._reconnect(link, last)  # its own window (reconnect_timeout); past it, BridgeError
             try:
-                if link.process is not None:
-                    return self._restart(link)
-                return self._reconnect(link, last)
+                return self._restart(link)
             except (BridgeError, OSError) as e:
                 last = str(e)
                 log.warning("bridge server %s: attempt %d of %d failed: %s", link.address, link.restarts,
