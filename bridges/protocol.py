@@ -99,8 +99,9 @@ def describe(val: Any, limit: int = 40) -> str:
     if val is None or isinstance(val, (bool, int, float)):
         return f"{t} {val!r}"[: limit + len(t) + 1]
     if isinstance(val, (str, bytes, bytearray)):
-        head = repr(val[:limit])
-        return f"{t} {head}{'...' if len(val) > limit else ''} (length {len(val)})"
+        head = repr(val[:limit])  # \xff-style escapes make a repr up to 4x its input: clip it again
+        clipped = len(val) > limit or len(head) > limit + 3
+        return f"{t} {head[: limit + 3]}{'...' if clipped else ''} (length {len(val)})"
     if isinstance(val, (list, tuple, dict)):
         return f"{t} of {len(val)}"
     return t
