@@ -67,6 +67,32 @@ def _new_socket(ctx: zmq.Context, address: str, curve_dir: str | None) -> zmq.So
     return sock
 
 
+_monitor_ids = itertools.count(1)
+
+
+def _watch(ctx: zmq.Context, sock: zmq.Socket) -> zmq.Socket:
+    """A PAIR socket that receives ``sock``'s disconnect events: a dropped connection loses the replies
+    in flight on it (the server answers the old connection), so the client need not wait for its timeout."""
+    addr = f"inproc://bridge-monitor-{id(ctx)}-{next(_monitor_ids)}"
+    sock.monitor(addr, zmq.EVENT_DISCONNECTED)
+    mon = ctx.socket(zmq.PAIR)
+    mon.setsockopt(zmq.LINGER, 0)
+    mon.connect(addr)
+    return mon
+
+
+def _disconnected(mon: zmq.Socket) -> bool:
+    """Read every event waiting on a monitor socket; True when one was a disconnect."""
+    seen = False
+    while True:
+        try:
+            parts = mon.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            return seen
+        event = int.from_bytes(parts[0][:2], "little") if parts and len(parts[0]) >= 2 else 0
+        seen = seen or event == zmq.EVENT_DISCONNECTED
+
+
 def request(sock: zmq.Socket, msg: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Send one request on a DEALER socket and wait for its reply (stale replies skipped)."""
     mid = next(_ids)
@@ -117,6 +143,13 @@ class _Link:
     pending: dict[int, list[int]] = field(default_factory=dict)  # request id -> global env indices
     last_seen: float = 0.0
     restarts: int = 0
+    monitor: zmq.Socket | None = None  # disconnect events of sock
+
+    def close(self) -> None:
+        if self.monitor is not None:
+            self.monitor.close(0)
+            self.monitor = None
+        self.sock.close(0)
 
     @property
     def num_envs(self) -> int:
@@ -178,6 +211,7 @@ class RemoteVecEnv:
                 sock = _new_socket(self.ctx, address, curve_dir)
                 welcome = handshake(sock, address, handshake_timeout)
                 link = _Link(address, sock, welcome, len(self._env_link), process, last_seen=time.monotonic())
+                link.monitor = _watch(self.ctx, sock)
                 self.links.append(link)
                 self._env_link.extend((link, j) for j in range(link.num_envs))
         except BaseException:
@@ -276,7 +310,7 @@ class RemoteVecEnv:
     # ------------------------------------------------------------- internals
     def _close_sockets(self) -> None:
         for link in self.links:
-            link.sock.close(0)
+            link.close()
 
     def _check_action(self, i: int, a: Any) -> int:
         try:
@@ -319,6 +353,8 @@ class RemoteVecEnv:
         now = time.monotonic()
         for link in self.links:
             link.last_seen = now  # the hang clock starts when the server gets work
+            if link.monitor is not None:
+                _disconnected(link.monitor)  # a drop between two batches lost nothing: forget it
         if kind == "reset":
             for i in batch.envs:
                 self._send_reset(i)
@@ -359,16 +395,24 @@ class RemoteVecEnv:
 
     def _collect(self, batch: _Batch) -> None:
         poller = zmq.Poller()
+
+        def watch(link: _Link, on: bool) -> None:
+            for sock in (link.sock, link.monitor):
+                if sock is not None and not sock.closed:  # closed when a revival failed: the error ends the batch
+                    if on:
+                        poller.register(sock, zmq.POLLIN)
+                    else:
+                        poller.unregister(sock)
+
         for link in self.links:
-            poller.register(link.sock, zmq.POLLIN)
+            watch(link, True)
 
         def revive(link: _Link, why: str) -> None:
-            poller.unregister(link.sock)
+            watch(link, False)
             try:
                 self._dead(link, why, batch)
             finally:
-                if not link.sock.closed:  # closed when it failed: the error ends the batch
-                    poller.register(link.sock, zmq.POLLIN)
+                watch(link, True)
 
         last_check = time.monotonic()
         while any(link.pending for link in self.links):
@@ -376,6 +420,12 @@ class RemoteVecEnv:
             for link in self.links:
                 if events.get(link.sock):
                     why = self._drain(link, batch)
+                    if why is not None:
+                        revive(link, why)
+                elif link.monitor is not None and events.get(link.monitor) and _disconnected(link.monitor):
+                    why = self._drain(link, batch)  # what arrived before the drop still counts
+                    if why is None and link.pending:
+                        why = "its connection dropped (the replies in flight are lost)"
                     if why is not None:
                         revive(link, why)
             now = time.monotonic()
@@ -559,10 +609,11 @@ class RemoteVecEnv:
                     "restarting" if link.process is not None else "reconnecting to")
         waiting = sorted({i for envs in link.pending.values() for i in envs})
         link.pending.clear()
-        link.sock.close(0)
+        link.close()
         address, sock, welcome = self._revive(link, why)
         link.address = address
         link.sock = sock
+        link.monitor = _watch(self.ctx, sock)
         if welcome["num_envs"] != link.num_envs:
             raise BridgeError(f"restarted server {address} hosts {welcome['num_envs']} envs, expected {link.num_envs}")
         link.welcome = welcome

@@ -157,3 +157,75 @@ def test_an_attached_server_that_does_not_come_back_ends_in_a_clear_error() -> N
     finally:
         venv.close()
         server.stop()
+
+
+SLEEPY = '''
+import time
+from bridges.toy import make_env as _toy
+
+
+class Sleepy:
+    """The toy task, but skill 1 takes a minute: a server that is busy when it is killed."""
+
+    def __init__(self, **kw):
+        self.env = _toy(**kw)
+        self.name, self.task = "sleepy", self.env.task
+
+    def reset(self, seed=None):
+        return self.env.reset(seed)
+
+    def step(self, skill):
+        if skill == 1:
+            time.sleep(60)
+        return self.env.step(skill)
+
+    def close(self):
+        pass
+
+
+def make_env(**kw):
+    return Sleepy(**kw)
+'''
+
+
+def _serve_sleepy(tmp_path: Path, bind: str) -> tuple[subprocess.Popen, str]:
+    (tmp_path / "sleepy_sim.py").write_text(SLEEPY)
+    code = (f"import sys; sys.path[:0] = [{str(tmp_path)!r}, {str(REPO)!r}]; from bridges import registry; "
+            "registry.BRIDGES['sleepy'] = 'sleepy_sim:make_env'; from bridges.server import main; "
+            f"main(['--bridge', 'sleepy', '--bind', {bind!r}, '--option', 'steps=50'])")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    assert line.startswith("BRIDGE-READY"), line
+    return p, line.split()[1]
+
+
+def test_an_attached_server_killed_mid_step_is_noticed_by_its_dropped_connection(tmp_path, caplog) -> None:
+    """The runtime does not wait out its (long) reply timeout: the dropped connection tells it the
+    replies in flight are lost, and it reconnects as soon as a server is back at the address."""
+    first, address = _serve_sleepy(tmp_path, "tcp://127.0.0.1:*")
+    second = None
+    venv = make_vec_env("sleepy", num_envs=1, seed=2, connect=[address], timeout=600, reconnect_timeout=60)
+    seen = _Seen("waiting up to 60s for it to come back")
+    logging.getLogger("bridges").addHandler(seen)
+    box: list[subprocess.Popen] = []
+    t = threading.Thread(target=lambda: (seen.event.wait(60), box.append(_serve_sleepy(tmp_path, address)[0])))
+    try:
+        venv.reset()
+        venv.step_async([1])  # the server sleeps a minute in this step
+        first.kill()
+        first.wait()
+        t.start()
+        with caplog.at_level("WARNING", logger="bridges"):
+            out = venv.step_wait()[0]
+        t.join(60)
+        second = box[0]
+        assert "its connection dropped" in caplog.text and "no reply for" not in caplog.text
+        assert out.dropped and out.reset_obs.text == make_env(steps=50).reset(2 + P.EPISODE_STRIDE).text
+        assert venv.step([0])[0].k == 1
+    finally:
+        logging.getLogger("bridges").removeHandler(seen)
+        venv.close()
+        first.kill()
+        if second is not None:
+            second.kill()
+            second.wait()
