@@ -49,6 +49,11 @@ class RestartableServer(Protocol):
 _ids = itertools.count(1)
 
 
+def _clip(text: str, limit: int = 300) -> str:
+    """A server's text (error code or message) as it goes into our exceptions and logs: bounded."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
 def _new_socket(ctx: zmq.Context, address: str, curve_dir: str | None) -> zmq.Socket:
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
@@ -119,7 +124,7 @@ def handshake(sock: zmq.Socket, address: str, timeout: float) -> dict[str, Any]:
     except P.ProtocolError as e:
         raise BridgeError(f"bridge server {address} answered the handshake with a bad frame: {e}") from None
     if reply["type"] == "error":
-        raise BridgeError(f"bridge server {address} refused the handshake: {reply['code']}: {reply['message']}")
+        raise BridgeError(f"bridge server {address} refused the handshake: {_clip(reply['code'])}: {_clip(reply['message'])}")
     if reply["type"] != "welcome":
         raise BridgeError(f"bridge server {address} answered hello with {reply['type']!r}")
     version = reply.get("version")
@@ -387,7 +392,7 @@ class RemoteVecEnv:
         return out
 
     def _raise_errors(self, batch: _Batch) -> None:
-        lines = [f"env {i}: {e['code']}: {e['message']}" for i, e in sorted(batch.errors.items())]
+        lines = [f"env {i}: {_clip(e['code'])}: {_clip(e['message'])}" for i, e in sorted(batch.errors.items())]
         text = f"bridge {batch.kind} failed for {len(lines)} environment(s): " + "; ".join(lines)
         if all(e["code"] == P.E_SKILL for e in batch.errors.values()):
             raise SkillError(text)
@@ -463,7 +468,7 @@ class RemoteVecEnv:
             envs = link.pending.get(mid) if isinstance(mid, int) else None
             if envs is None or not isinstance(mid, int):
                 if reply["type"] == "error" and mid is None:
-                    log.warning("server %s reported: %s: %s", link.address, reply["code"], reply["message"])
+                    log.warning("server %s reported: %s: %s", link.address, _clip(reply["code"]), _clip(reply["message"]))
                     link.last_seen = time.monotonic()
                 elif reply["type"] == "pong":
                     link.last_seen = time.monotonic()  # a heartbeat during a long batch
@@ -503,13 +508,13 @@ class RemoteVecEnv:
                 # that restarted between two steps). Same as a restart: drop the episode, reset the env.
                 log.warning("bridge: environment %d on %s has no episode any more (server restarted?); "
                             "its episode is dropped and it is reset", i, link.address)
-                self._drop(i, batch, reason=f"server lost the episode: {reply['message']}")
+                self._drop(i, batch, reason=f"server lost the episode: {_clip(reply['message'])}")
                 self._send_reset(i)
                 return
             if reply["code"] == P.E_ENV_FAILED and batch.kind == "step" and i not in batch.restarting:
                 log.warning("bridge: environment %d on %s failed (%s); its episode is dropped and it is reset",
-                            i, link.address, reply["message"])
-                self._drop(i, batch, reason=reply["message"])
+                            i, link.address, _clip(reply["message"]))
+                self._drop(i, batch, reason=_clip(reply["message"]))
                 self._send_reset(i)
                 return
             batch.errors[i] = reply

@@ -280,7 +280,8 @@ class BridgeServer:
     def _steps(self, mid: int | None, envs: list[int], actions: list[int], autoreset: bool) -> dict[str, Any]:
         bad = [i for i in envs if not 0 <= i < len(self.envs)]
         if bad:  # refuse the whole request before stepping anything
-            return P.error_msg(P.E_ENV_INDEX, f"environment(s) {bad} do not exist: this server hosts {len(self.envs)}",
+            shown = ", ".join(map(str, bad[:8])) + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
+            return P.error_msg(P.E_ENV_INDEX, f"environment(s) {shown} do not exist: this server hosts {len(self.envs)}",
                                mid)
         results = []
         last_beat = time.monotonic()

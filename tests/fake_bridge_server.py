@@ -20,8 +20,9 @@ import zmq
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bridges import protocol as P  # noqa: E402
-from wire_fuzz import FrameGen  # noqa: E402
+from wire_fuzz import FrameGen
+
+from bridges import protocol as P
 
 
 def broken_answer(gen: FrameGen, mid: int, expected: str) -> bytes:
@@ -65,7 +66,7 @@ def main() -> None:
         msg = P.decode_request(frame)
         mid, kind = msg["id"], msg["type"]
 
-        def send(reply: dict | bytes) -> None:
+        def send(reply: dict | bytes, ident: bytes = ident, mid: int = mid) -> None:
             sock.send_multipart([ident, reply if isinstance(reply, bytes) else P.encode({**reply, "id": mid})])
 
         if mode == "garbage" or (mode == "fault-always" and kind in ("reset", "step")) or (

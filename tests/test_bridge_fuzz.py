@@ -21,12 +21,12 @@ from pathlib import Path
 import msgpack
 import pytest
 import zmq
+from wire_fuzz import FrameGen
 
 from bridges import protocol as P
 from bridges.client import BridgeError, RemoteVecEnv, request
 from bridges.launch import ServerProcess
 from bridges.toy import make_env
-from wire_fuzz import FrameGen
 
 HERE = Path(__file__).resolve().parent
 FAKE = HERE / "fake_bridge_server.py"
