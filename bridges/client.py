@@ -152,6 +152,7 @@ class _Link:
 
     def close(self) -> None:
         if self.monitor is not None:
+            self.sock.disable_monitor()  # before either socket closes (else the context can stall)
             self.monitor.close(0)
             self.monitor = None
         self.sock.close(0)
