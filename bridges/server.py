@@ -252,7 +252,7 @@ class BridgeServer:
         self._episodes[env_i] = episode
         try:
             obs = self.envs[env_i].reset(self._seed_for(env_i))
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - a simulator may raise anything
             return self._failed(mid, env_i, "reset", e)
         self._ready[env_i] = True
         return self._obs_reply(mid, env_i, obs)
@@ -265,13 +265,13 @@ class BridgeServer:
             obs = env.step(action)
         except SkillError as e:
             return P.error_msg(P.E_SKILL, f"environment {env_i}: {e}", mid, env_i)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - a simulator may raise anything
             return self._failed(mid, env_i, "step", e)
         if obs.ended and autoreset:
             self._episodes[env_i] += 1
             try:
                 obs.reset_obs = env.reset(self._seed_for(env_i))
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - a simulator may raise anything
                 return self._failed(mid, env_i, "reset after the episode ended", e)
         elif obs.ended:
             self._ready[env_i] = False
@@ -365,7 +365,7 @@ class BridgeServer:
         for env in self.envs:
             try:
                 env.close()
-            except Exception as e:  # closing must not mask the reason we stop
+            except Exception as e:  # noqa: BLE001 - closing must not mask the reason we stop
                 log.warning("closing an environment raised %s", e)
         self.sock.close(0)
         if self._auth is not None:
@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None, bridge: str | None = None) -> int:
             args.bridge, args.bind, args.num_envs, args.task, args.seed, dict(args.option),
             curve_dir=args.curve_dir, insecure=args.insecure, parent_pid=args.parent_pid, max_frame=args.max_frame,
         )
-    except Exception as e:  # bad options, unknown bridge, missing simulator, address in use
+    except Exception as e:  # noqa: BLE001 - bad options, unknown bridge, missing simulator, address in use
         print(f"bridge server could not start: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
     _announce(ready_fd, f"{READY_PREFIX}{server.endpoint} pid={os.getpid()}")
