@@ -342,7 +342,7 @@ class BridgeServer:
             self._envelope = None
         return envelope, reply, reply.get("type") == "closed" and self._shutdown_requested(payload)
 
-    def _encode_reply(self, reply: dict[str, Any]) -> bytes:
+    def _encode_reply(self, reply: dict[str, Any], split: bool = True) -> bytes:
         """Encode a reply; one a client would refuse (non-msgpack value, ext type, deep nesting in a
         simulator's info) becomes an ``env_failed`` error instead."""
         try:
@@ -350,10 +350,23 @@ class BridgeServer:
             P.check_frame(out)
             return out
         except Exception as e:  # noqa: BLE001 - e.g. an env put a non-msgpack value in info
+            if reply.get("type") == "obs_batch" and split:  # fail only the envs at fault
+                return self._encode_reply({**reply, "results": [self._sendable(r) for r in reply["results"]]},
+                                          split=False)
             mid, env = reply.get("id"), reply.get("env")
             err = P.error_msg(P.E_ENV_FAILED, f"reply could not be encoded: {type(e).__name__}: {_clip(e)}",
                               mid if isinstance(mid, int) else None, env if isinstance(env, int) else None)
             return P.encode(err)
+
+    def _sendable(self, result: dict[str, Any]) -> dict[str, Any]:
+        """One ``obs_batch`` result, or an ``env_failed`` error in its place when it cannot be sent."""
+        try:
+            P.check_frame(P.encode({"type": "obs_batch", "results": [result]}))
+            return result
+        except Exception as e:  # noqa: BLE001 - any value msgpack or the checks refuse
+            self._ready[result["env"]] = False
+            return {"env": result["env"], "error": {
+                "code": P.E_ENV_FAILED, "message": f"observation could not be sent: {type(e).__name__}: {_clip(e)}"}}
 
     def _shutdown_requested(self, payload: list[bytes]) -> bool:
         try:

@@ -227,3 +227,49 @@ def test_a_spawned_server_that_answers_garbage_is_restarted_and_training_goes_on
     finally:
         venv.close()
         _stop(server.proc)
+
+
+class _DeepInfo:
+    """Skill 1 puts a value nested 40 deep into ``info``: a reply the client would have to refuse."""
+
+    name, task = "deep", "deep"
+
+    def reset(self, seed=None):
+        from bridges.spec import Observation
+
+        return Observation(f"start {seed}", ["ok", "deep"])
+
+    def step(self, skill: int):
+        from bridges.spec import Observation
+
+        value: list = []
+        for _ in range(40 if skill == 1 else 3):
+            value = [value]
+        return Observation("stepped", ["ok", "deep"], k=1, info={"nested": value})
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_server_never_sends_what_a_client_must_refuse() -> None:
+    """An observation nested past MAX_DEPTH becomes env_failed: that episode is dropped, the rest goes on."""
+    import threading
+
+    from bridges.server import BridgeServer
+
+    srv = BridgeServer("deep", "tcp://127.0.0.1:*", envs=[_DeepInfo(), _DeepInfo()])
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_ms": 50}, daemon=True)
+    t.start()
+    venv = RemoteVecEnv([srv.endpoint], seeds=[0, 1])
+    try:
+        venv.reset()
+        out = venv.step([1, 0])
+        assert out[0].dropped and "nested at most" in out[0].info["dropped"]
+        assert out[0].reset_obs.text == f"start {P.EPISODE_STRIDE}"
+        assert not out[1].dropped and out[1].info["nested"] == [[[[]]]]
+        assert venv.bad_frames == 0
+    finally:
+        venv.links[0].sock.send(P.encode({"type": "close", "id": 1, "shutdown": True}))
+        t.join(5)
+        venv.close()
+        srv.close()
