@@ -107,22 +107,24 @@ def describe(val: Any, limit: int = 40) -> str:
     return t
 
 
-# Bytes that may start an ext (fixext 1..16, ext 8/16/32) or a container (fixmap, fixarray, map/array 16/32).
-_EXT_BYTES = bytes([0xC7, 0xC8, 0xC9, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8])
+# Bytes that may start an ext (fixext 1..16, ext 8/16/32) or a bin (a possible map key, bin 8/16/32), and
+# those that may start a container (fixmap, fixarray, map/array 16/32).
+_EXT_BYTES = bytes([0xC7, 0xC8, 0xC9, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xC4, 0xC5, 0xC6])
 _SUSPECT = set(range(0x80, 0xA0)) | {0xDC, 0xDD, 0xDE, 0xDF} | set(_EXT_BYTES)
 _NOT_SUSPECT = bytes(b for b in range(256) if b not in _SUSPECT)
 
 
 def _plain(frame: bytes) -> bool:
-    """True when the frame cannot hold an ext value nor nest deeper than MAX_DEPTH (a cheap byte scan:
-    fewer container headers than MAX_DEPTH and no ext header byte anywhere)."""
+    """True when the frame cannot hold an ext value, a bytes map key, nor nest deeper than MAX_DEPTH (a
+    cheap byte scan: fewer container headers than MAX_DEPTH and no ext or bin header byte anywhere)."""
     suspect = frame.translate(None, _NOT_SUSPECT)
     return len(suspect) <= MAX_DEPTH and not any(b in _EXT_BYTES for b in suspect)
 
 
 def _strict_hooks() -> tuple[Any, Any]:
     """list_hook and object_hook that refuse timestamps (msgpack decodes ext -1 itself, without
-    ext_hook) and nesting deeper than MAX_DEPTH. Children are built before their parent, so a
+    ext_hook), map keys that are not strings (strict_map_key lets bytes through) and nesting deeper
+    than MAX_DEPTH. Children are built before their parent, so a
     container's depth is 1 + the deepest of its children's."""
     depth: dict[int, int] = {}
     timestamp = msgpack.Timestamp
@@ -140,7 +142,13 @@ def _strict_hooks() -> tuple[Any, Any]:
         depth[id(container)] = d + 1
         return container
 
-    return (lambda lst: check(lst, lst)), (lambda m: check(m, m.values()))
+    def check_map(m: dict[Any, Any]) -> Any:
+        for k in m:
+            if type(k) is not str:
+                raise ProtocolError(E_MALFORMED, f"map keys must be strings, got {type(k).__name__}")
+        return check(m, m.values())
+
+    return (lambda lst: check(lst, lst)), check_map
 
 
 def _to_builtin(obj: Any) -> Any:
@@ -162,7 +170,7 @@ def encode(msg: dict[str, Any]) -> bytes:
 def unpack(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any]:
     """Bytes -> map, with the size cap; raises ProtocolError (never anything else).
 
-    Refuses ext types (timestamps too) and nesting deeper than MAX_DEPTH."""
+    Refuses ext types (timestamps too), map keys that are not strings and nesting deeper than MAX_DEPTH."""
     if len(frame) > max_bytes:
         raise ProtocolError(E_TOO_LARGE, f"frame of {len(frame)} bytes is over the cap of {max_bytes} bytes")
     try:

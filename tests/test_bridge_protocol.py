@@ -207,3 +207,15 @@ def test_check_frame_agrees_with_the_decoder() -> None:
         P.check_frame(_nested(P.MAX_DEPTH + 1, "array"))
     with pytest.raises(P.ProtocolError):
         P.check_frame(msgpack.packb({"t": msgpack.Timestamp(1, 0)}))
+
+
+@pytest.mark.parametrize("frame", [
+    b"\x83\xa4type\xa4ping\xa1v\x01\xc4\x01k\x01",  # a bytes key
+    b"\x83\xa4type\xa4ping\xa1v\x01\x01\x01",  # an int key
+    b"\x83\xa4type\xa4ping\xa1v\x01\xa1x\x81\xc4\x01k\x01",  # a bytes key in a nested map
+    b"\x83\xa4type\xa4ping\xa1v\x01\xc0\x01",  # a nil key
+])
+def test_map_keys_that_are_not_strings_are_refused(frame: bytes) -> None:
+    with pytest.raises(P.ProtocolError) as ei:
+        P.decode_request(frame)
+    assert ei.value.code == P.E_MALFORMED
