@@ -16,6 +16,7 @@ DIR NAME`` and copy ``NAME.key`` into ``authorized_clients/`` on the server.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
@@ -23,6 +24,8 @@ import tempfile
 from pathlib import Path
 
 import zmq.auth
+
+log = logging.getLogger("bridges")
 
 
 def make_keys(directory: str | os.PathLike) -> Path:
@@ -66,10 +69,19 @@ def _need(path: Path) -> Path:
     return path
 
 
+def _warn_if_shared(secret_file: Path) -> None:
+    """A secret key that others can read (keys made before secret files were written 0600): say so."""
+    mode = secret_file.stat().st_mode & 0o777
+    if mode & 0o077:
+        log.warning("CURVE secret key %s is readable by others (mode %o): run `chmod 600 %s`", secret_file, mode,
+                    secret_file)
+
+
 def load_server_keys(directory: str | os.PathLike) -> tuple[bytes, bytes, str]:
     """(public, secret, authorized_clients dir) for a server."""
     d = Path(directory)
     public, secret = zmq.auth.load_certificate(_need(d / "server.key_secret"))
+    _warn_if_shared(d / "server.key_secret")
     auth = _need(d / "authorized_clients")
     if secret is None:
         raise ValueError(f"{d / 'server.key_secret'} holds no secret key")
@@ -80,6 +92,7 @@ def load_client_keys(directory: str | os.PathLike, name: str = "client") -> tupl
     """(client public, client secret, server public) for a client."""
     d = Path(directory)
     public, secret = zmq.auth.load_certificate(_need(d / f"{name}.key_secret"))
+    _warn_if_shared(d / f"{name}.key_secret")
     server_public, _ = zmq.auth.load_certificate(_need(d / "server.key"))
     if secret is None:
         raise ValueError(f"{d / (name + '.key_secret')} holds no secret key")
