@@ -123,6 +123,7 @@ class EnvSection:
     transport: Literal["ipc", "tcp"] = "ipc"  # for spawned servers
     timeout: float = 30.0  # seconds without a reply before a server counts as hung (above the slowest skill/reset)
     startup_timeout: float = 60.0  # seconds to wait for a spawned server's handshake
+    reconnect_timeout: float = 60.0  # env.connect: seconds to wait for an attached server to come back at its address
 
 
 @dataclass

@@ -2,10 +2,14 @@
 
 One DEALER socket per server; every request carries an id and an env index and
 all requests of a batch are in flight together, replies are taken as they come.
-A server that dies (its process exits) or hangs (no reply within ``timeout``)
-is restarted when we spawned it (``process`` given); the partial episodes it
-held come back as observations with ``dropped=True``, ``truncated=True`` and
-``reset_obs`` = the first observation after the restart.
+A server that dies (its process exits), hangs (no reply within ``timeout``),
+answers a request with a frame that breaks the protocol, or says it lost an
+episode (``not_ready``) is restarted when we spawned it (``process`` given:
+failed starts are retried with backoff, ``max_restarts`` in a row at most), or
+reconnected to when we attached to it (until ``reconnect_timeout``). The partial
+episodes it held come back as observations with ``dropped=True``,
+``truncated=True`` and ``reset_obs`` = the first observation after the restart.
+A frame that cannot be read and answers no request is logged and ignored.
 
 Needs only pyzmq, msgpack and the standard library.
 """
@@ -18,7 +22,7 @@ import operator
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import zmq
 
@@ -45,6 +49,11 @@ class RestartableServer(Protocol):
 _ids = itertools.count(1)
 
 
+def _clip(text: str, limit: int = 300) -> str:
+    """A server's text (error code or message) as it goes into our exceptions and logs: bounded."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
 def _new_socket(ctx: zmq.Context, address: str, curve_dir: str | None) -> zmq.Socket:
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
@@ -61,6 +70,32 @@ def _new_socket(ctx: zmq.Context, address: str, curve_dir: str | None) -> zmq.So
         sock.curve_serverkey = server_public
     sock.connect(address)
     return sock
+
+
+_monitor_ids = itertools.count(1)
+
+
+def _watch(ctx: zmq.Context, sock: zmq.Socket) -> zmq.Socket:
+    """A PAIR socket that receives ``sock``'s disconnect events: a dropped connection loses the replies
+    in flight on it (the server answers the old connection), so the client need not wait for its timeout."""
+    addr = f"inproc://bridge-monitor-{id(ctx)}-{next(_monitor_ids)}"
+    sock.monitor(addr, zmq.EVENT_DISCONNECTED)
+    mon = ctx.socket(zmq.PAIR)
+    mon.setsockopt(zmq.LINGER, 0)
+    mon.connect(addr)
+    return mon
+
+
+def _disconnected(mon: zmq.Socket) -> bool:
+    """Read every event waiting on a monitor socket; True when one was a disconnect."""
+    seen = False
+    while True:
+        try:
+            parts = mon.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            return seen
+        event = int.from_bytes(parts[0][:2], "little") if parts and len(parts[0]) >= 2 else 0
+        seen = seen or event == zmq.EVENT_DISCONNECTED
 
 
 def request(sock: zmq.Socket, msg: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -89,12 +124,13 @@ def handshake(sock: zmq.Socket, address: str, timeout: float) -> dict[str, Any]:
     except P.ProtocolError as e:
         raise BridgeError(f"bridge server {address} answered the handshake with a bad frame: {e}") from None
     if reply["type"] == "error":
-        raise BridgeError(f"bridge server {address} refused the handshake: {reply['code']}: {reply['message']}")
+        raise BridgeError(f"bridge server {address} refused the handshake: {_clip(reply['code'])}: {_clip(reply['message'])}")
     if reply["type"] != "welcome":
         raise BridgeError(f"bridge server {address} answered hello with {reply['type']!r}")
-    if reply.get("version") != P.PROTOCOL_VERSION:
+    version = reply.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version != P.PROTOCOL_VERSION:
         raise BridgeError(
-            f"protocol version mismatch with {address}: server speaks {reply.get('version')}, "
+            f"protocol version mismatch with {address}: server speaks {P.describe(version)}, "
             f"client speaks {P.PROTOCOL_VERSION}"
         )
     return reply
@@ -112,6 +148,14 @@ class _Link:
     pending: dict[int, list[int]] = field(default_factory=dict)  # request id -> global env indices
     last_seen: float = 0.0
     restarts: int = 0
+    monitor: zmq.Socket | None = None  # disconnect events of sock
+
+    def close(self) -> None:
+        if self.monitor is not None:
+            self.sock.disable_monitor()  # before either socket closes (else the context can stall)
+            self.monitor.close(0)
+            self.monitor = None
+        self.sock.close(0)
 
     @property
     def num_envs(self) -> int:
@@ -143,14 +187,26 @@ class RemoteVecEnv:
         timeout: float = 10.0,
         handshake_timeout: float = 30.0,
         max_restarts: int = 3,
+        restart_backoff: float = 0.5,
+        reconnect_timeout: float = 60.0,
     ):
+        """``max_restarts``: start attempts (spawned) or reconnections (attached) in a row, without a
+        good reply in between, before BridgeError; ``restart_backoff``: seconds before the second
+        attempt, doubled for each further one (at most 30 s); ``reconnect_timeout``: seconds an
+        attached server may take to come back at its address."""
         if not servers:
             raise ValueError("RemoteVecEnv needs at least one server address")
+        if max_restarts < 0 or restart_backoff < 0 or reconnect_timeout <= 0:
+            raise ValueError("max_restarts and restart_backoff must be >= 0 and reconnect_timeout > 0, got "
+                             f"{max_restarts}, {restart_backoff}, {reconnect_timeout}")
         self.ctx = zmq.Context()
         self.curve_dir = curve_dir
         self.timeout = timeout
         self.handshake_timeout = handshake_timeout
         self.max_restarts = max_restarts
+        self.restart_backoff = restart_backoff
+        self.reconnect_timeout = reconnect_timeout
+        self.bad_frames = 0  # frames that could not be read and answered no pending request (ignored)
         self.links: list[_Link] = []
         self._env_link: list[tuple[_Link, int]] = []
         sock = None
@@ -161,6 +217,7 @@ class RemoteVecEnv:
                 sock = _new_socket(self.ctx, address, curve_dir)
                 welcome = handshake(sock, address, handshake_timeout)
                 link = _Link(address, sock, welcome, len(self._env_link), process, last_seen=time.monotonic())
+                link.monitor = _watch(self.ctx, sock)
                 self.links.append(link)
                 self._env_link.extend((link, j) for j in range(link.num_envs))
         except BaseException:
@@ -233,6 +290,10 @@ class RemoteVecEnv:
                 log.warning("bridge server %s did not answer a heartbeat within %.1fs", link.address, self.timeout)
                 out.append(float("nan"))
                 continue
+            except P.ProtocolError as e:
+                log.warning("bridge server %s answered a heartbeat with a bad frame: %s", link.address, e)
+                out.append(float("nan"))
+                continue
             if reply["type"] != "pong":
                 raise BridgeError(f"server {link.address} answered ping with {reply}")
             link.last_seen = time.monotonic()
@@ -246,7 +307,7 @@ class RemoteVecEnv:
         self._close_sockets()
         self.ctx.destroy(linger=0)
 
-    def __enter__(self) -> RemoteVecEnv:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -255,7 +316,7 @@ class RemoteVecEnv:
     # ------------------------------------------------------------- internals
     def _close_sockets(self) -> None:
         for link in self.links:
-            link.sock.close(0)
+            link.close()
 
     def _check_action(self, i: int, a: Any) -> int:
         try:
@@ -298,11 +359,15 @@ class RemoteVecEnv:
         now = time.monotonic()
         for link in self.links:
             link.last_seen = now  # the hang clock starts when the server gets work
+            if link.monitor is not None:
+                _disconnected(link.monitor)  # a drop between two batches lost nothing: forget it
         if kind == "reset":
             for i in batch.envs:
                 self._send_reset(i)
         else:
             per_link: dict[int, tuple[_Link, list[int], list[int]]] = {}
+            if actions is None:
+                raise ValueError("a step needs actions")
             for n, i in enumerate(batch.envs):
                 link = self._env_link[i][0]
                 entry = per_link.setdefault(id(link), (link, [], []))
@@ -328,7 +393,7 @@ class RemoteVecEnv:
         return out
 
     def _raise_errors(self, batch: _Batch) -> None:
-        lines = [f"env {i}: {e['code']}: {e['message']}" for i, e in sorted(batch.errors.items())]
+        lines = [f"env {i}: {_clip(e['code'])}: {_clip(e['message'])}" for i, e in sorted(batch.errors.items())]
         text = f"bridge {batch.kind} failed for {len(lines)} environment(s): " + "; ".join(lines)
         if all(e["code"] == P.E_SKILL for e in batch.errors.values()):
             raise SkillError(text)
@@ -336,14 +401,39 @@ class RemoteVecEnv:
 
     def _collect(self, batch: _Batch) -> None:
         poller = zmq.Poller()
+
+        def watch(link: _Link, on: bool) -> None:
+            for sock in (link.sock, link.monitor):
+                if sock is not None and not sock.closed:  # closed when a revival failed: the error ends the batch
+                    if on:
+                        poller.register(sock, zmq.POLLIN)
+                    else:
+                        poller.unregister(sock)
+
         for link in self.links:
-            poller.register(link.sock, zmq.POLLIN)
+            watch(link, True)
+
+        def revive(link: _Link, why: str) -> None:
+            watch(link, False)
+            try:
+                self._dead(link, why, batch)
+            finally:
+                watch(link, True)
+
         last_check = time.monotonic()
         while any(link.pending for link in self.links):
             events = dict(poller.poll(50))
             for link in self.links:
                 if events.get(link.sock):
-                    self._drain(link, batch)
+                    why = self._drain(link, batch)
+                    if why is not None:
+                        revive(link, why)
+                elif link.monitor is not None and events.get(link.monitor) and _disconnected(link.monitor):
+                    why = self._drain(link, batch)  # what arrived before the drop still counts
+                    if why is None and link.pending:
+                        why = "its connection dropped (the replies in flight are lost)"
+                    if why is not None:
+                        revive(link, why)
             now = time.monotonic()
             if now - last_check >= 0.05 or not events:
                 last_check = now
@@ -356,27 +446,39 @@ class RemoteVecEnv:
                     elif now - link.last_seen > self.timeout:
                         why = f"no reply for {now - link.last_seen:.1f}s (timeout {self.timeout:.1f}s)"
                     if why is not None:
-                        poller.unregister(link.sock)
-                        self._dead(link, why, batch)
-                        poller.register(link.sock, zmq.POLLIN)
+                        revive(link, why)
 
-    def _drain(self, link: _Link, batch: _Batch) -> None:
+    def _drain(self, link: _Link, batch: _Batch) -> str | None:
+        """Handle every frame waiting on ``link``; returns why the server must be restarted, or None.
+
+        A frame that breaks the protocol while answering a pending request means the server is broken
+        (its reply is lost): restart or reconnect. One that answers nothing we wait for is ignored."""
         while True:
             try:
                 frame = link.sock.recv(zmq.NOBLOCK)
             except zmq.Again:
-                return
+                return None
             try:
                 reply = P.decode_reply(frame)
             except P.ProtocolError as e:
-                log.warning("bad reply from %s ignored: %s", link.address, e)
+                if e.msg_id is not None and e.msg_id in link.pending:
+                    return f"it answered request {e.msg_id} with a bad frame ({e})"
+                self._ignored(link, str(e))
                 continue
-            link.last_seen = time.monotonic()
-            envs = link.pending.pop(reply.get("id"), None)
-            if envs is None:
-                if reply["type"] == "error" and reply.get("id") is None:
-                    log.warning("server %s reported: %s: %s", link.address, reply["code"], reply["message"])
+            mid = reply.get("id")
+            envs = link.pending.get(mid) if isinstance(mid, int) else None
+            if envs is None or not isinstance(mid, int):
+                if reply["type"] == "error" and mid is None:
+                    log.warning("server %s reported: %s: %s", link.address, _clip(reply["code"]), _clip(reply["message"]))
+                    link.last_seen = time.monotonic()
+                elif reply["type"] == "pong":
+                    link.last_seen = time.monotonic()  # a heartbeat during a long batch
                 continue  # a stale reply from before a timeout or restart
+            expected = "obs_batch" if len(envs) > 1 else "obs"
+            if reply["type"] not in ("error", expected):
+                return f"it answered request {mid} with {reply['type']!r} instead of {expected!r}"
+            del link.pending[mid]
+            link.last_seen = time.monotonic()
             link.restarts = 0
             if reply["type"] != "obs_batch":
                 for i in envs:
@@ -393,12 +495,27 @@ class RemoteVecEnv:
                     one = {"type": "obs", "obs": r["obs"]}
                 self._on_reply(link, i, one, batch)
 
+    def _ignored(self, link: _Link, why: str) -> None:
+        self.bad_frames += 1
+        if self.bad_frames <= 5 or self.bad_frames % 1000 == 0:
+            log.warning("bad frame from %s ignored (%d so far): %s", link.address, self.bad_frames, why[:300])
+
     def _on_reply(self, link: _Link, i: int, reply: dict[str, Any], batch: _Batch) -> None:
         if reply["type"] == "error":
+            last = self._last[i]
+            if (reply["code"] == P.E_NOT_READY and batch.kind == "step" and i not in batch.restarting
+                    and last is not None and not last.ended):
+                # we had reset it and its episode was running: the server lost it (an attached server
+                # that restarted between two steps). Same as a restart: drop the episode, reset the env.
+                log.warning("bridge: environment %d on %s has no episode any more (server restarted?); "
+                            "its episode is dropped and it is reset", i, link.address)
+                self._drop(i, batch, reason=f"server lost the episode: {_clip(reply['message'])}")
+                self._send_reset(i)
+                return
             if reply["code"] == P.E_ENV_FAILED and batch.kind == "step" and i not in batch.restarting:
                 log.warning("bridge: environment %d on %s failed (%s); its episode is dropped and it is reset",
-                            i, link.address, reply["message"])
-                self._drop(i, batch, reason=reply["message"])
+                            i, link.address, _clip(reply["message"]))
+                self._drop(i, batch, reason=_clip(reply["message"]))
                 self._send_reset(i)
                 return
             batch.errors[i] = reply
@@ -430,21 +547,79 @@ class RemoteVecEnv:
         )
         batch.restarting.add(i)
 
+    def _backoff(self, attempt: int) -> float:
+        """Seconds to wait before start attempt ``attempt`` (1-based) of a streak: 0, b, 2b, 4b, ... <= 30."""
+        return 0.0 if attempt <= 1 else min(30.0, self.restart_backoff * 2 ** (attempt - 2))
+
+    def _revive(self, link: _Link, why: str) -> tuple[str, zmq.Socket, dict[str, Any]]:
+        """A fresh, handshaken socket to ``link``'s server: restart it (spawned) or reconnect (attached).
+
+        Failed starts count: each attempt adds to ``link.restarts`` (reset by the next good reply) and
+        waits its backoff; the attempt past ``max_restarts`` raises BridgeError."""
+        last = why
+        while True:
+            link.restarts += 1
+            if link.restarts > self.max_restarts:
+                what = "restarts" if link.process is not None else "reconnections"
+                raise BridgeError(f"bridge server {link.address} failed {link.restarts - 1} {what} in a row "
+                                  f"(max_restarts={self.max_restarts}); giving up. Last: {last}")
+            pause = self._backoff(link.restarts)
+            if pause:
+                log.warning("bridge server %s: attempt %d of %d in %.1fs", link.address, link.restarts,
+                            self.max_restarts, pause)
+                time.sleep(pause)
+            if link.process is None:
+                return self._reconnect(link, last)  # its own window (reconnect_timeout); past it, BridgeError
+            try:
+                return self._restart(link)
+            except (BridgeError, OSError) as e:
+                last = str(e)
+                log.warning("bridge server %s: attempt %d of %d failed: %s", link.address, link.restarts,
+                            self.max_restarts, last)
+
+    def _restart(self, link: _Link) -> tuple[str, zmq.Socket, dict[str, Any]]:
+        assert link.process is not None
+        address = link.process.restart()
+        sock = _new_socket(self.ctx, address, self.curve_dir)
+        try:
+            return address, sock, handshake(sock, address, self.handshake_timeout)
+        except BaseException:
+            sock.close(0)
+            raise
+
+    def _reconnect(self, link: _Link, why: str) -> tuple[str, zmq.Socket, dict[str, Any]]:
+        """Wait up to ``reconnect_timeout`` for an attached server to answer a handshake at its address."""
+        log.warning("attached bridge server %s is not answering (%s); waiting up to %.0fs for it to come back",
+                    link.address, why, self.reconnect_timeout)
+        deadline = time.monotonic() + self.reconnect_timeout
+        last = why
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BridgeError(f"attached bridge server {link.address} did not come back within "
+                                  f"{self.reconnect_timeout:.0f}s (reconnect_timeout); last: {last}")
+            sock = _new_socket(self.ctx, link.address, self.curve_dir)
+            try:
+                # zmq keeps reconnecting underneath: the hello waits in the queue until a server is there
+                return link.address, sock, handshake(sock, link.address, min(left, 5.0))
+            except BridgeError as e:
+                sock.close(0)
+                last = str(e)
+                time.sleep(min(max(self.restart_backoff, 0.05), max(0.0, deadline - time.monotonic())))
+            except BaseException:
+                sock.close(0)
+                raise
+
     def _dead(self, link: _Link, why: str, batch: _Batch) -> None:
-        if link.process is None:
-            raise BridgeError(f"bridge server {link.address} is not answering: {why} (attached server: not restarted)")
-        link.restarts += 1
-        if link.restarts > self.max_restarts:
-            raise BridgeError(f"bridge server {link.address} died {link.restarts} times in a row ({why}); giving up")
-        log.warning("bridge server %s is dead (%s); restarting it and dropping its partial episodes",
-                    link.address, why)
+        log.warning("bridge server %s is dead (%s); %s it and dropping its partial episodes", link.address, why,
+                    "restarting" if link.process is not None else "reconnecting to")
         waiting = sorted({i for envs in link.pending.values() for i in envs})
         link.pending.clear()
-        link.sock.close(0)
-        address = link.process.restart()
+        link.close()
+        address, sock, welcome = self._revive(link, why)
         link.address = address
-        link.sock = _new_socket(self.ctx, address, self.curve_dir)
-        welcome = handshake(link.sock, address, self.handshake_timeout)
+        link.sock = sock
+        link.monitor = _watch(self.ctx, sock)
         if welcome["num_envs"] != link.num_envs:
             raise BridgeError(f"restarted server {address} hosts {welcome['num_envs']} envs, expected {link.num_envs}")
         link.welcome = welcome
@@ -463,8 +638,9 @@ class RemoteVecEnv:
                     self._send_reset(i)
                 continue
             done = batch.results.get(i)
-            if done is not None and done.ended and not done.dropped:
-                # the episode finished before the crash: keep it, only its next start is redone
+            if done is not None and (done.dropped or done.ended):
+                # already dropped (its reset was lost), or the episode finished before the crash:
+                # keep it, only its next start is redone
                 batch.restarting.add(i)
             else:
                 self._drop(i, batch, reason=f"server restarted: {why}")

@@ -147,6 +147,7 @@ class ServerProcess:
         if curve_dir is not None:
             self._args += ["--curve-dir", str(curve_dir)]
         self.proc: subprocess.Popen | None = None
+        self._cmd: list[str] = []
         self._signalled: subprocess.Popen | None = None  # the process terminate() has sent SIGTERM to
         self.address = ""
         _install_handlers()
@@ -163,8 +164,8 @@ class ServerProcess:
 
     def launch(self) -> None:
         """Fork the server (does not wait for it; see ``wait_ready``)."""
-        cmd = [self.python, "-m", "bridges.server", *self._args, "--bind", self._bind(),
-               "--parent-pid", str(os.getpid())]
+        cmd = self._cmd = [self.python, "-m", "bridges.server", *self._args, "--bind", self._bind(),
+                           "--parent-pid", str(os.getpid())]
         env = dict(os.environ)
         if os.path.realpath(self.python) == os.path.realpath(sys.executable):
             # same interpreter: make this checkout importable even when it is not pip-installed
@@ -193,7 +194,7 @@ class ServerProcess:
                         code = self.proc.wait()
                         raise BridgeError(
                             f"bridge server {self.bridge!r} exited with code {code} before it was ready "
-                            f"(command: {' '.join(self.proc.args)}; its error is on stderr above)"
+                            f"(command: {' '.join(map(str, self._cmd))}; its error is on stderr above)"
                         )
                     buf += chunk
         self.proc.stdout.close()
@@ -290,14 +291,25 @@ def make_vec_env(
     timeout: float = 10.0,
     startup_timeout: float = 60.0,
     log_level: str = "WARNING",
+    max_restarts: int = 3,
+    restart_backoff: float = 0.5,
+    reconnect_timeout: float | None = None,
 ) -> Any:
     """N environments of ``bridge`` as a VecEnv: in-process, on spawned servers, or on running ones.
 
     Env i is constructed with ``seed + i`` and reset with seed ``seed + i`` (then
     ``+ 100003 * episode``), as LocalVecEnv does.  ``timeout``: seconds without a
     reply after which a server counts as hung (set it above the slowest skill/reset).
+    A spawned server that dies or hangs is restarted (``max_restarts`` start attempts in a row, waiting
+    ``restart_backoff`` seconds before the second, doubled after each failure); an attached one
+    (``connect``) is waited for at its address for ``reconnect_timeout`` seconds (None:
+    ``startup_timeout``). Either way its partial episodes come back dropped.
     """
     options = dict(options or {})
+    faults: dict[str, Any] = {
+        "max_restarts": max_restarts, "restart_backoff": restart_backoff,
+        "reconnect_timeout": startup_timeout if reconnect_timeout is None else reconnect_timeout,
+    }
     if in_process:
         from functools import partial
 
@@ -310,7 +322,8 @@ def make_vec_env(
         factories = [partial(make_env, seed=None if seed is None else seed + i, **kw) for i in range(n)]
         return LocalVecEnv(factories, seeds=None if seed is None else [seed + i for i in range(n)])
     if connect:
-        venv = RemoteVecEnv(list(connect), curve_dir=curve_dir, timeout=timeout, handshake_timeout=startup_timeout)
+        venv = RemoteVecEnv(list(connect), curve_dir=curve_dir, timeout=timeout, handshake_timeout=startup_timeout,
+                            **faults)
         if num_envs is not None and venv.num_envs != num_envs:
             venv.close()
             raise ValueError(f"the servers at {', '.join(connect)} host {venv.num_envs} environments, "
@@ -339,4 +352,5 @@ def make_vec_env(
             p.stop()
         raise
     seeds = None if seed is None else [seed + i for i in range(offset)]
-    return LaunchedVecEnv(procs, seeds=seeds, curve_dir=curve_dir, timeout=timeout, handshake_timeout=startup_timeout)
+    return LaunchedVecEnv(procs, seeds=seeds, curve_dir=curve_dir, timeout=timeout, handshake_timeout=startup_timeout,
+                          **faults)

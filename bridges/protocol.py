@@ -21,8 +21,11 @@ Replies (server -> runtime):
     error   {code, message, env?}   (id is None when the request could not be read)
 
 Imports only the standard library, msgpack and bridges.spec, so that a simulator
-server runs in a virtualenv without the ML stack.  No pickle: msgpack only, ext
-types refused.
+server runs in a virtualenv without the ML stack.  No pickle: msgpack only; ext
+types (the timestamp type included) and maps/arrays nested deeper than
+``MAX_DEPTH`` are refused.  ``decode_request``/``decode_reply`` raise
+``ProtocolError`` and nothing else, whatever the bytes; error messages describe
+bad values with ``describe`` (bounded, never a full ``repr``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 4 * 1024 * 1024  # soft cap: a bigger frame gets an error reply
 HARD_FRAME_BYTES = 64 * 1024 * 1024  # zmq MAXMSGSIZE: a bigger message drops the peer
 EPISODE_STRIDE = 100_003  # same seed schedule as bridges.local.LocalVecEnv
+
+MAX_DEPTH = 32  # maps/arrays nested deeper than this are refused (the top-level map is depth 1)
+MAX_ENVS_PER_SERVER = 65_536  # a welcome claiming more is refused
 
 REQUESTS = ("hello", "reset", "step", "steps", "ping", "close")
 REPLIES = ("welcome", "obs", "obs_batch", "pong", "closed", "error")
@@ -64,6 +70,7 @@ E_ENV_INDEX = "env_index"  # no such environment on this server
 E_SKILL = "skill"  # skill index refused (SkillError); state unchanged
 E_NOT_READY = "not_ready"  # step before the first reset
 E_ENV_FAILED = "env_failed"  # the simulator raised; the episode is lost
+E_INTERNAL = "internal"  # the server failed on a request it accepted (a bug); it keeps serving
 
 _INT = (int,)
 _OPT_INT = (int, type(None))
@@ -83,6 +90,67 @@ def _refuse_ext(code: int, data: bytes) -> Any:
     raise ProtocolError(E_MALFORMED, f"msgpack ext type {code} is not allowed")
 
 
+def describe(val: Any, limit: int = 40) -> str:
+    """A short, safe description of an untrusted value: type and a clipped repr of scalars only.
+
+    Never recurses into containers (a value nested 1,000 deep would make ``repr`` raise) and never
+    builds a long string (a 4 MiB string is clipped before it is formatted)."""
+    t = type(val).__name__
+    if val is None or isinstance(val, (bool, int, float)):
+        return f"{t} {val!r}"[: limit + len(t) + 1]
+    if isinstance(val, (str, bytes, bytearray)):
+        head = repr(val[:limit])  # \xff-style escapes make a repr up to 4x its input: clip it again
+        clipped = len(val) > limit or len(head) > limit + 3
+        return f"{t} {head[: limit + 3]}{'...' if clipped else ''} (length {len(val)})"
+    if isinstance(val, (list, tuple, dict)):
+        return f"{t} of {len(val)}"
+    return t
+
+
+# Bytes that may start an ext (fixext 1..16, ext 8/16/32) or a bin (a possible map key, bin 8/16/32), and
+# those that may start a container (fixmap, fixarray, map/array 16/32).
+_EXT_BYTES = bytes([0xC7, 0xC8, 0xC9, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xC4, 0xC5, 0xC6])
+_SUSPECT = set(range(0x80, 0xA0)) | {0xDC, 0xDD, 0xDE, 0xDF} | set(_EXT_BYTES)
+_NOT_SUSPECT = bytes(b for b in range(256) if b not in _SUSPECT)
+
+
+def _plain(frame: bytes) -> bool:
+    """True when the frame cannot hold an ext value, a bytes map key, nor nest deeper than MAX_DEPTH (a
+    cheap byte scan: fewer container headers than MAX_DEPTH and no ext or bin header byte anywhere)."""
+    suspect = frame.translate(None, _NOT_SUSPECT)
+    return len(suspect) <= MAX_DEPTH and not any(b in _EXT_BYTES for b in suspect)
+
+
+def _strict_hooks() -> tuple[Any, Any]:
+    """list_hook and object_hook that refuse timestamps (msgpack decodes ext -1 itself, without
+    ext_hook), map keys that are not strings (strict_map_key lets bytes through) and nesting deeper
+    than MAX_DEPTH. Children are built before their parent, so a
+    container's depth is 1 + the deepest of its children's."""
+    depth: dict[int, int] = {}
+    timestamp = msgpack.Timestamp
+
+    def check(container: Any, values: Any) -> Any:
+        d = 0
+        for v in values:
+            t = type(v)
+            if t is list or t is dict:
+                d = max(d, depth.get(id(v), 1))
+            elif t is timestamp:
+                raise ProtocolError(E_MALFORMED, "msgpack ext type -1 (timestamp) is not allowed")
+        if d >= MAX_DEPTH:
+            raise ProtocolError(E_MALFORMED, f"maps and arrays may be nested at most {MAX_DEPTH} deep")
+        depth[id(container)] = d + 1
+        return container
+
+    def check_map(m: dict[Any, Any]) -> Any:
+        for k in m:
+            if type(k) is not str:
+                raise ProtocolError(E_MALFORMED, f"map keys must be strings, got {type(k).__name__}")
+        return check(m, m.values())
+
+    return (lambda lst: check(lst, lst)), check_map
+
+
 def _to_builtin(obj: Any) -> Any:
     # numpy scalars and arrays (in a simulator's info) without importing numpy here
     if hasattr(obj, "tolist"):
@@ -100,35 +168,59 @@ def encode(msg: dict[str, Any]) -> bytes:
 
 
 def unpack(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any]:
-    """Bytes -> map, with the size cap; raises ProtocolError (never anything else)."""
+    """Bytes -> map, with the size cap; raises ProtocolError (never anything else).
+
+    Refuses ext types (timestamps too), map keys that are not strings and nesting deeper than MAX_DEPTH."""
     if len(frame) > max_bytes:
         raise ProtocolError(E_TOO_LARGE, f"frame of {len(frame)} bytes is over the cap of {max_bytes} bytes")
     try:
-        msg = msgpack.unpackb(frame, raw=False, ext_hook=_refuse_ext, strict_map_key=True, timestamp=0)
+        if _plain(frame):  # the common case: no hooks needed (a per-container Python call costs ~3x the decode)
+            msg = msgpack.unpackb(frame, raw=False, ext_hook=_refuse_ext, strict_map_key=True, timestamp=0)
+        else:
+            list_hook, object_hook = _strict_hooks()
+            msg = msgpack.unpackb(frame, raw=False, ext_hook=_refuse_ext, strict_map_key=True, timestamp=0,
+                                  list_hook=list_hook, object_hook=object_hook)
     except ProtocolError:
         raise
-    except Exception as e:  # msgpack raises a zoo of types (ExtraData, ValueError, UnicodeDecodeError, ...)
-        raise ProtocolError(E_MALFORMED, f"not a msgpack frame ({type(e).__name__}: {e})") from None
+    except Exception as e:  # noqa: BLE001 - msgpack raises a zoo of types (ExtraData, ValueError, UnicodeDecodeError, ...)
+        raise ProtocolError(E_MALFORMED, f"not a msgpack frame ({type(e).__name__}: {str(e)[:200]})") from None
+    if isinstance(msg, msgpack.Timestamp):
+        raise ProtocolError(E_MALFORMED, "msgpack ext type -1 (timestamp) is not allowed")
     if not isinstance(msg, dict):
         raise ProtocolError(E_MALFORMED, f"a message must be a msgpack map, got {type(msg).__name__}")
     return msg
 
 
-def _msg_id(msg: dict[str, Any]) -> int | None:
+def check_frame(frame: bytes) -> None:
+    """Raise ProtocolError if a peer would refuse this (encoded) frame for its ext types or depth.
+
+    Cheap for ordinary frames (a byte scan); the server runs it on its replies so that it never sends
+    what a client must refuse."""
+    if not _plain(frame):
+        unpack(frame, max_bytes=HARD_FRAME_BYTES)
+
+
+def msg_id(msg: dict[str, Any]) -> int | None:
+    """The request id of a decoded map, or None when it has none (or not an int)."""
     mid = msg.get("id")
     return mid if isinstance(mid, int) and not isinstance(mid, bool) else None
 
 
+def _type_name(msg: dict[str, Any]) -> str:
+    t = msg.get("type")
+    return repr(t[:40]) if isinstance(t, str) else describe(t)
+
+
 def _need(msg: dict[str, Any], key: str, types: tuple[type, ...], what: str) -> Any:
     if key not in msg:
-        raise ProtocolError(E_BAD_FIELD, f"{msg.get('type')!r} message lacks field {key!r} ({what})", _msg_id(msg))
+        raise ProtocolError(E_BAD_FIELD, f"{_type_name(msg)} message lacks field {key!r} ({what})", msg_id(msg))
     val = msg[key]
     # bool is an int subclass; a bool where an int is wanted is a mistake.
     if not isinstance(val, types) or (isinstance(val, bool) and bool not in types):
         raise ProtocolError(
             E_BAD_FIELD,
-            f"field {key!r} of {msg.get('type')!r} must be {what}, got {type(val).__name__} {val!r:.60}",
-            _msg_id(msg),
+            f"field {key!r} of {_type_name(msg)} must be {what}, got {describe(val)}",
+            msg_id(msg),
         )
     return val
 
@@ -137,18 +229,25 @@ def check_header(msg: dict[str, Any], allowed: tuple[str, ...]) -> str:
     """Validate ``type``, ``v`` and ``id``; return the type."""
     mtype = msg.get("type")
     if not isinstance(mtype, str):
-        raise ProtocolError(E_BAD_FIELD, f"field 'type' must be a string, got {type(mtype).__name__}", _msg_id(msg))
+        raise ProtocolError(E_BAD_FIELD, f"field 'type' must be a string, got {type(mtype).__name__}", msg_id(msg))
     if mtype not in allowed:
         raise ProtocolError(
-            E_UNKNOWN_TYPE, f"unknown message type {mtype!r:.60}; expected one of {', '.join(allowed)}", _msg_id(msg)
+            E_UNKNOWN_TYPE, f"unknown message type {describe(mtype)}; expected one of {', '.join(allowed)}", msg_id(msg)
         )
     if "v" not in msg:
-        raise ProtocolError(E_BAD_FIELD, f"{mtype!r} message lacks the protocol version field 'v'", _msg_id(msg))
-    if msg["v"] != PROTOCOL_VERSION:
+        raise ProtocolError(E_BAD_FIELD, f"{mtype!r} message lacks the protocol version field 'v'", msg_id(msg))
+    v = msg["v"]
+    if not isinstance(v, int) or isinstance(v, bool):  # true == 1 and 1.0 == 1 in Python: not a version
+        raise ProtocolError(
+            E_BAD_FIELD,
+            f"field 'v' must be an int protocol version (this side speaks {PROTOCOL_VERSION}), got {describe(v)}",
+            msg_id(msg),
+        )
+    if v != PROTOCOL_VERSION:
         raise ProtocolError(
             E_VERSION,
-            f"protocol version mismatch: peer speaks {msg['v']!r:.40}, this side speaks {PROTOCOL_VERSION}",
-            _msg_id(msg),
+            f"protocol version mismatch: peer speaks {v}, this side speaks {PROTOCOL_VERSION}",
+            msg_id(msg),
         )
     if "id" in msg:
         _need(msg, "id", _OPT_INT, "an int or nil")
@@ -156,8 +255,17 @@ def check_header(msg: dict[str, Any], allowed: tuple[str, ...]) -> str:
 
 
 def decode_request(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any]:
-    """Decode and validate a request frame (server side)."""
+    """Decode and validate a request frame (server side); raises ProtocolError and nothing else."""
     msg = unpack(frame, max_bytes)
+    try:
+        return _validate_request(msg)
+    except ProtocolError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a validation bug must not take the server down: the frame is refused
+        raise ProtocolError(E_MALFORMED, f"request could not be validated ({type(e).__name__})", msg_id(msg)) from None
+
+
+def _validate_request(msg: dict[str, Any]) -> dict[str, Any]:
     mtype = check_header(msg, REQUESTS)
     if mtype in ("reset", "step"):
         _need(msg, "env", _INT, "an int environment index")
@@ -167,7 +275,7 @@ def decode_request(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, 
         if "episode" in msg:
             _need(msg, "episode", _INT, "a non-negative int")
             if msg["episode"] < 0:
-                raise ProtocolError(E_BAD_FIELD, f"field 'episode' must be >= 0, got {msg['episode']}", _msg_id(msg))
+                raise ProtocolError(E_BAD_FIELD, f"field 'episode' must be >= 0, got {msg['episode']}", msg_id(msg))
     elif mtype == "step":
         _need(msg, "action", _INT, "an int skill index")
     elif mtype == "steps":
@@ -176,12 +284,12 @@ def decode_request(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, 
         if len(envs) != len(actions) or not 0 < len(envs) <= MAX_BATCH:
             raise ProtocolError(
                 E_BAD_FIELD, f"'envs' and 'actions' must have the same length in 1..{MAX_BATCH}, "
-                f"got {len(envs)} and {len(actions)}", _msg_id(msg))
+                f"got {len(envs)} and {len(actions)}", msg_id(msg))
         for key, vals in (("envs", envs), ("actions", actions)):
             if not all(isinstance(x, int) and not isinstance(x, bool) for x in vals):
-                raise ProtocolError(E_BAD_FIELD, f"field {key!r} of 'steps' must hold ints only", _msg_id(msg))
+                raise ProtocolError(E_BAD_FIELD, f"field {key!r} of 'steps' must hold ints only", msg_id(msg))
         if len(set(envs)) != len(envs):
-            raise ProtocolError(E_BAD_FIELD, "field 'envs' of 'steps' names an environment twice", _msg_id(msg))
+            raise ProtocolError(E_BAD_FIELD, "field 'envs' of 'steps' names an environment twice", msg_id(msg))
     if mtype in ("step", "steps") and "autoreset" in msg:
         _need(msg, "autoreset", (bool,), "a bool")
     elif mtype == "close" and "shutdown" in msg:
@@ -191,12 +299,12 @@ def decode_request(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, 
 
 def _check_obs(obs: Any, msg: dict[str, Any], depth: int = 0) -> None:
     if not isinstance(obs, dict):
-        raise ProtocolError(E_BAD_FIELD, f"field 'obs' must be a map, got {type(obs).__name__}", _msg_id(msg))
+        raise ProtocolError(E_BAD_FIELD, f"field 'obs' must be a map, got {type(obs).__name__}", msg_id(msg))
     wrap = {"type": "obs", **obs, "id": msg.get("id")}
     _need(wrap, "text", (str,), "a string")
     skills = _need(wrap, "skills", (list,), "a list of strings")
     if not all(isinstance(s, str) for s in skills):
-        raise ProtocolError(E_BAD_FIELD, "field 'skills' must hold strings only", _msg_id(msg))
+        raise ProtocolError(E_BAD_FIELD, "field 'skills' must hold strings only", msg_id(msg))
     for key, types, what in (
         ("goal", (str,), "a string"),
         ("reward", (int, float), "a number"),
@@ -210,13 +318,22 @@ def _check_obs(obs: Any, msg: dict[str, Any], depth: int = 0) -> None:
             _need(wrap, key, types, what)
     if obs.get("reset_obs") is not None:
         if depth > 0:
-            raise ProtocolError(E_BAD_FIELD, "a reset_obs may not carry its own reset_obs", _msg_id(msg))
+            raise ProtocolError(E_BAD_FIELD, "a reset_obs may not carry its own reset_obs", msg_id(msg))
         _check_obs(obs["reset_obs"], msg, depth + 1)
 
 
 def decode_reply(frame: bytes, max_bytes: int = HARD_FRAME_BYTES) -> dict[str, Any]:
-    """Decode and validate a reply frame (client side)."""
+    """Decode and validate a reply frame (client side); raises ProtocolError and nothing else."""
     msg = unpack(frame, max_bytes)
+    try:
+        return _validate_reply(msg)
+    except ProtocolError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a validation bug must not take the runtime down: the frame is refused
+        raise ProtocolError(E_MALFORMED, f"reply could not be validated ({type(e).__name__})", msg_id(msg)) from None
+
+
+def _validate_reply(msg: dict[str, Any]) -> dict[str, Any]:
     mtype = check_header(msg, REPLIES)
     if mtype == "obs":
         _need(msg, "env", _INT, "an int environment index")
@@ -225,18 +342,22 @@ def decode_reply(frame: bytes, max_bytes: int = HARD_FRAME_BYTES) -> dict[str, A
         results = _need(msg, "results", (list,), "a list of per-environment results")
         for r in results:
             if not isinstance(r, dict):
-                raise ProtocolError(E_BAD_FIELD, "each of 'results' must be a map", _msg_id(msg))
+                raise ProtocolError(E_BAD_FIELD, "each of 'results' must be a map", msg_id(msg))
             _need({"type": "obs_batch", **r}, "env", _INT, "an int environment index")
             if "error" in r:
                 err = r["error"]
                 if not (isinstance(err, dict) and isinstance(err.get("code"), str)
                         and isinstance(err.get("message"), str)):
                     raise ProtocolError(E_BAD_FIELD, "a result's 'error' must be {code: str, message: str}",
-                                        _msg_id(msg))
+                                        msg_id(msg))
             else:
                 _check_obs(r.get("obs"), msg)
     elif mtype == "welcome":
-        _need(msg, "num_envs", _INT, "an int")
+        n = _need(msg, "num_envs", _INT, "an int")
+        if not 1 <= n <= MAX_ENVS_PER_SERVER:
+            raise ProtocolError(E_BAD_FIELD, f"field 'num_envs' of 'welcome' must be in 1..{MAX_ENVS_PER_SERVER}, "
+                                f"got {n}", msg_id(msg))
+        _need(msg, "version", _INT, "an int protocol version")
         _need(msg, "bridge", (str,), "a string")
         _need(msg, "task", (str,), "a string")
     elif mtype == "error":

@@ -22,9 +22,12 @@ import signal
 import sys
 import time
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
+
+if TYPE_CHECKING:
+    from zmq.auth.thread import ThreadAuthenticator
 
 from bridges import protocol as P
 from bridges.spec import Observation, SkillEnv, SkillError
@@ -98,6 +101,22 @@ def _announce(ready_fd: int | None, line: str) -> None:
     os.close(ready_fd)
 
 
+def _request_id(frame: bytes) -> int | None:
+    try:
+        return P.msg_id(P.unpack(frame))
+    except P.ProtocolError:
+        return None
+
+
+def _clip(e: BaseException, limit: int = 500) -> str:
+    """str(e), clipped: a simulator's exception text goes into replies and logs."""
+    try:
+        text = str(e)
+    except Exception:  # noqa: BLE001 - a broken __str__
+        text = f"<{type(e).__name__}>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class BridgeServer:
     """Hosts environments and answers protocol requests on one ROUTER socket."""
 
@@ -138,7 +157,7 @@ class BridgeServer:
         self._episodes = [0] * len(envs)
         self._ready = [False] * len(envs)
         self.ctx = zmq.Context()
-        self._auth = None
+        self._auth: ThreadAuthenticator | None = None
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.MAXMSGSIZE, P.HARD_FRAME_BYTES)
@@ -162,14 +181,14 @@ class BridgeServer:
         return [make_env(seed=None if seed is None else seed + i, **kw) for i in range(n)]
 
     def _setup_curve(self, curve_dir: str) -> None:
-        from bridges.keys import load_server_keys
-
         from zmq.auth.thread import ThreadAuthenticator
 
+        from bridges.keys import load_server_keys
+
         public, secret, authorized = load_server_keys(curve_dir)
-        self._auth = ThreadAuthenticator(self.ctx)
-        self._auth.start()
-        self._auth.configure_curve(domain="*", location=authorized)
+        auth = self._auth = ThreadAuthenticator(self.ctx)
+        auth.start()
+        auth.configure_curve(domain="*", location=authorized)
         self.sock.curve_secretkey = secret
         self.sock.curve_publickey = public
         self.sock.curve_server = True
@@ -224,15 +243,16 @@ class BridgeServer:
 
     def _failed(self, mid: int | None, env_i: int, what: str, e: BaseException) -> dict[str, Any]:
         self._ready[env_i] = False
-        log.error("environment %d failed in %s: %s\n%s", env_i, what, e, traceback.format_exc())
-        return P.error_msg(P.E_ENV_FAILED, f"environment {env_i} raised in {what}: {type(e).__name__}: {e}", mid, env_i)
+        log.error("environment %d failed in %s: %s\n%s", env_i, what, _clip(e), traceback.format_exc())
+        return P.error_msg(P.E_ENV_FAILED, f"environment {env_i} raised in {what}: {type(e).__name__}: {_clip(e)}",
+                           mid, env_i)
 
     def _reset(self, mid: int | None, env_i: int, seed: int | None, episode: int) -> dict[str, Any]:
         self._seeds[env_i] = seed
         self._episodes[env_i] = episode
         try:
             obs = self.envs[env_i].reset(self._seed_for(env_i))
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - a simulator may raise anything
             return self._failed(mid, env_i, "reset", e)
         self._ready[env_i] = True
         return self._obs_reply(mid, env_i, obs)
@@ -245,13 +265,13 @@ class BridgeServer:
             obs = env.step(action)
         except SkillError as e:
             return P.error_msg(P.E_SKILL, f"environment {env_i}: {e}", mid, env_i)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - a simulator may raise anything
             return self._failed(mid, env_i, "step", e)
         if obs.ended and autoreset:
             self._episodes[env_i] += 1
             try:
                 obs.reset_obs = env.reset(self._seed_for(env_i))
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - a simulator may raise anything
                 return self._failed(mid, env_i, "reset after the episode ended", e)
         elif obs.ended:
             self._ready[env_i] = False
@@ -260,7 +280,8 @@ class BridgeServer:
     def _steps(self, mid: int | None, envs: list[int], actions: list[int], autoreset: bool) -> dict[str, Any]:
         bad = [i for i in envs if not 0 <= i < len(self.envs)]
         if bad:  # refuse the whole request before stepping anything
-            return P.error_msg(P.E_ENV_INDEX, f"environment(s) {bad} do not exist: this server hosts {len(self.envs)}",
+            shown = ", ".join(map(str, bad[:8])) + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
+            return P.error_msg(P.E_ENV_INDEX, f"environment(s) {shown} do not exist: this server hosts {len(self.envs)}",
                                mid)
         results = []
         last_beat = time.monotonic()
@@ -294,31 +315,62 @@ class BridgeServer:
                     return
                 continue
             frames = self.sock.recv_multipart()
-            # ROUTER prefix: [identity, (empty delimiter if the peer is a REQ socket), payload...]
-            if len(frames) >= 3 and frames[1] == b"":
-                envelope, payload = frames[:2], frames[2:]
-            else:
-                envelope, payload = frames[:1], frames[1:]
-            if len(payload) != 1:
-                reply = P.error_msg(P.E_MALFORMED, f"a request is exactly one frame, got {len(payload)}")
-            else:
-                self._envelope = envelope
-                reply = self.handle(payload[0])
-                self._envelope = None
+            envelope, reply, shutdown = self._serve_one(frames)
             self.requests_served += 1
-            try:
-                out = P.encode(reply)
-            except Exception as e:  # e.g. an env put a non-msgpack value in info
-                reply = P.error_msg(P.E_ENV_FAILED, f"reply could not be encoded: {type(e).__name__}: {e}",
-                                    reply.get("id"), reply.get("env"))
-                out = P.encode(reply)
-            self.sock.send_multipart([*envelope, out])
-            if reply["type"] == "closed" and self._shutdown_requested(payload):
+            self.sock.send_multipart([*envelope, self._encode_reply(reply)])
+            if shutdown:
                 return
+
+    def _serve_one(self, frames: list[bytes]) -> tuple[list[bytes], dict[str, Any], bool]:
+        """One received message -> (envelope, reply, shutdown?). Never raises (but for SystemExit and
+        KeyboardInterrupt): whatever a peer sends gets a reply, and the server goes on serving."""
+        # ROUTER prefix: [identity, (empty delimiter if the peer is a REQ socket), payload...]
+        if len(frames) >= 3 and frames[1] == b"":
+            envelope, payload = frames[:2], frames[2:]
+        else:
+            envelope, payload = frames[:1], frames[1:]
+        if len(payload) != 1:
+            return envelope, P.error_msg(P.E_MALFORMED, f"a request is exactly one frame, got {len(payload)}"), False
+        self._envelope = envelope
+        try:
+            reply = self.handle(payload[0])
+        except Exception as e:  # noqa: BLE001 - a bug on our side, not the peer's: answer, log, keep serving
+            log.error("request failed inside the server: %s\n%s", _clip(e), traceback.format_exc())
+            reply = P.error_msg(P.E_INTERNAL, f"the server failed on this request: {type(e).__name__}: {_clip(e)}",
+                                _request_id(payload[0]))
+        finally:
+            self._envelope = None
+        return envelope, reply, reply.get("type") == "closed" and self._shutdown_requested(payload)
+
+    def _encode_reply(self, reply: dict[str, Any], split: bool = True) -> bytes:
+        """Encode a reply; one a client would refuse (non-msgpack value, ext type, deep nesting in a
+        simulator's info) becomes an ``env_failed`` error instead."""
+        try:
+            out = P.encode(reply)
+            P.check_frame(out)
+            return out
+        except Exception as e:  # noqa: BLE001 - e.g. an env put a non-msgpack value in info
+            if reply.get("type") == "obs_batch" and split:  # fail only the envs at fault
+                return self._encode_reply({**reply, "results": [self._sendable(r) for r in reply["results"]]},
+                                          split=False)
+            mid, env = reply.get("id"), reply.get("env")
+            err = P.error_msg(P.E_ENV_FAILED, f"reply could not be encoded: {type(e).__name__}: {_clip(e)}",
+                              mid if isinstance(mid, int) else None, env if isinstance(env, int) else None)
+            return P.encode(err)
+
+    def _sendable(self, result: dict[str, Any]) -> dict[str, Any]:
+        """One ``obs_batch`` result, or an ``env_failed`` error in its place when it cannot be sent."""
+        try:
+            P.check_frame(P.encode({"type": "obs_batch", "results": [result]}))
+            return result
+        except Exception as e:  # noqa: BLE001 - any value msgpack or the checks refuse
+            self._ready[result["env"]] = False
+            return {"env": result["env"], "error": {
+                "code": P.E_ENV_FAILED, "message": f"observation could not be sent: {type(e).__name__}: {_clip(e)}"}}
 
     def _shutdown_requested(self, payload: list[bytes]) -> bool:
         try:
-            return bool(P.unpack(payload[0]).get("shutdown", False))
+            return P.unpack(payload[0]).get("shutdown", False) is True
         except P.ProtocolError:
             return False
 
@@ -326,7 +378,7 @@ class BridgeServer:
         for env in self.envs:
             try:
                 env.close()
-            except Exception as e:  # closing must not mask the reason we stop
+            except Exception as e:  # noqa: BLE001 - closing must not mask the reason we stop
                 log.warning("closing an environment raised %s", e)
         self.sock.close(0)
         if self._auth is not None:
@@ -375,7 +427,7 @@ def main(argv: list[str] | None = None, bridge: str | None = None) -> int:
             args.bridge, args.bind, args.num_envs, args.task, args.seed, dict(args.option),
             curve_dir=args.curve_dir, insecure=args.insecure, parent_pid=args.parent_pid, max_frame=args.max_frame,
         )
-    except Exception as e:  # bad options, unknown bridge, missing simulator, address in use
+    except Exception as e:  # noqa: BLE001 - bad options, unknown bridge, missing simulator, address in use
         print(f"bridge server could not start: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
     _announce(ready_fd, f"{READY_PREFIX}{server.endpoint} pid={os.getpid()}")

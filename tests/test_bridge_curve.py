@@ -93,3 +93,41 @@ def test_public_bind_allowed_with_curve(keys) -> None:
 def test_keys_refuse_to_overwrite(keys) -> None:
     assert keys_main(["make", str(keys)]) == 1
     assert P.PROTOCOL_VERSION == 1
+
+
+def test_secret_keys_are_written_0600_even_with_a_permissive_umask(tmp_path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0)  # the worst case: files would be created 0666
+    try:
+        d = tmp_path / "k"
+        assert keys_main(["make", str(d)]) == 0
+        add_client(d, "alice")
+    finally:
+        os.umask(old)
+    mode = {p.relative_to(d).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in d.rglob("*") if p.is_file()}
+    assert mode == {
+        "server.key_secret": 0o600, "client.key_secret": 0o600, "alice.key_secret": 0o600,
+        "server.key": 0o644, "client.key": 0o644, "alice.key": 0o644,
+        "authorized_clients/client.key": 0o644, "authorized_clients/alice.key": 0o644,
+    }, mode
+    assert not list(d.glob(".keys-*"))  # the private work folder is gone
+    # and they still work: the server and client key pairs load
+    assert load_client_keys(d, "alice")[1] and load_client_keys(d)[1]
+
+
+def test_a_secret_key_readable_by_others_is_named_in_a_warning(tmp_path, caplog) -> None:
+    import os
+
+    from bridges.keys import load_server_keys
+
+    d = tmp_path / "k"
+    assert keys_main(["make", str(d)]) == 0
+    with caplog.at_level("WARNING", logger="bridges"):
+        load_server_keys(d)
+    assert "readable by others" not in caplog.text
+    os.chmod(d / "server.key_secret", 0o644)  # as keys made before this fix were
+    with caplog.at_level("WARNING", logger="bridges"):
+        load_server_keys(d)
+    assert "server.key_secret is readable by others (mode 644): run `chmod 600" in caplog.text

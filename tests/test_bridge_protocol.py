@@ -135,3 +135,87 @@ def test_decoder_survives_mutated_frames(frame: bytes, flips: list, cut: int) ->
                        msgpack_values, max_size=7))
 def test_decoder_survives_random_maps(msg: dict) -> None:
     _check_decoders(msgpack.packb(msg, use_bin_type=True))
+
+
+# ------------------------------------------------------------------ what the docs say is refused
+@pytest.mark.parametrize("v", [True, False, 1.0, "1", None, [1], {"v": 1}])
+def test_a_version_that_is_not_an_int_is_refused_naming_both(v) -> None:
+    for decode, msg in ((P.decode_request, {"type": "ping", "v": v}), (P.decode_reply, {"type": "pong", "v": v})):
+        with pytest.raises(P.ProtocolError) as ei:
+            decode(msgpack.packb(msg))
+        assert ei.value.code == P.E_BAD_FIELD
+        assert "'v' must be an int" in ei.value.message and f"speaks {P.PROTOCOL_VERSION}" in ei.value.message
+        assert type(v).__name__ in ei.value.message
+
+
+@pytest.mark.parametrize("value", [
+    msgpack.Timestamp(0, 0), msgpack.Timestamp(2**34, 5), msgpack.Timestamp(-1, 0),  # the 32-, 64- and 96-bit forms
+    msgpack.ExtType(5, b"x"), msgpack.ExtType(0, b""),
+])
+@pytest.mark.parametrize("where", ["field", "list", "map", "deep", "top"])
+def test_ext_values_and_timestamps_are_refused_anywhere_in_a_frame(value, where: str) -> None:
+    inner = {"field": value, "list": [1, value], "map": {"a": value}, "deep": [[[[{"x": [value]}]]]]}.get(where)
+    frame = msgpack.packb(value if where == "top" else {"type": "ping", "v": 1, "extra": inner})
+    for decode in (P.decode_request, P.decode_reply, P.unpack):
+        with pytest.raises(P.ProtocolError) as ei:
+            decode(frame)
+        assert ei.value.code == P.E_MALFORMED and "ext type" in ei.value.message
+
+
+def _nested(depth: int, kind: str) -> bytes:
+    """A ping map with one field nested so that the whole frame is ``depth`` containers deep."""
+    head = b"\x91" if kind == "array" else b"\x81\xa1k"
+    return b"\x83\xa4type\xa4ping\xa1v\x01\xa1x" + head * (depth - 1) + b"\xc0"
+
+
+@pytest.mark.parametrize("kind", ["array", "map"])
+def test_nesting_is_refused_past_max_depth_without_recursing(kind: str) -> None:
+    assert P.decode_request(_nested(P.MAX_DEPTH, kind))["type"] == "ping"
+    for depth in (P.MAX_DEPTH + 1, 1000, 1023, 1024, 1025, 100_000):  # 1,000: the frame that crashed the server
+        with pytest.raises(P.ProtocolError) as ei:
+            P.decode_request(_nested(depth, kind))
+        assert ei.value.code == P.E_MALFORMED
+
+
+def test_bad_values_are_described_briefly_and_safely() -> None:
+    huge = "x" * 1_000_000
+    deep_value = msgpack.unpackb(b"\x91" * 1000 + b"\xc0")  # repr() of this raises RecursionError
+    for val in (huge, deep_value, b"\xff" * 100_000, list(range(100_000)), {str(i): i for i in range(1000)}):
+        text = P.describe(val)
+        assert len(text) < 120, text
+    assert P.describe(huge).endswith("(length 1000000)") and P.describe(deep_value) == "list of 1"
+    # in a real error message, too
+    with pytest.raises(P.ProtocolError) as ei:
+        P.decode_request(msgpack.packb({"type": "step", "v": 1, "env": 0, "action": huge}))
+    assert len(ei.value.message) < 200 and "length 1000000" in ei.value.message
+
+
+@pytest.mark.parametrize("welcome, words", [
+    ({"num_envs": 0}, "num_envs"), ({"num_envs": 10**9}, "num_envs"), ({"num_envs": True}, "num_envs"),
+    ({"version": True}, "version"), ({"version": None}, "version"), ({"bridge": 3}, "bridge"),
+])
+def test_a_welcome_that_cannot_be_right_is_refused(welcome: dict, words: str) -> None:
+    good = {"type": "welcome", "v": 1, "id": 1, "version": 1, "bridge": "toy", "task": "t", "num_envs": 2}
+    assert P.decode_reply(msgpack.packb(good))["num_envs"] == 2
+    with pytest.raises(P.ProtocolError, match=words):
+        P.decode_reply(msgpack.packb({**good, **welcome}))
+
+
+def test_check_frame_agrees_with_the_decoder() -> None:
+    P.check_frame(P.encode({"type": "obs", "info": {"a": [[1, 2], {"b": 3}]}}))
+    with pytest.raises(P.ProtocolError):
+        P.check_frame(_nested(P.MAX_DEPTH + 1, "array"))
+    with pytest.raises(P.ProtocolError):
+        P.check_frame(msgpack.packb({"t": msgpack.Timestamp(1, 0)}))
+
+
+@pytest.mark.parametrize("frame", [
+    b"\x83\xa4type\xa4ping\xa1v\x01\xc4\x01k\x01",  # a bytes key
+    b"\x83\xa4type\xa4ping\xa1v\x01\x01\x01",  # an int key
+    b"\x83\xa4type\xa4ping\xa1v\x01\xa1x\x81\xc4\x01k\x01",  # a bytes key in a nested map
+    b"\x83\xa4type\xa4ping\xa1v\x01\xc0\x01",  # a nil key
+])
+def test_map_keys_that_are_not_strings_are_refused(frame: bytes) -> None:
+    with pytest.raises(P.ProtocolError) as ei:
+        P.decode_request(frame)
+    assert ei.value.code == P.E_MALFORMED

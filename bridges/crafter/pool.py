@@ -173,6 +173,7 @@ def _serve() -> None:
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must not corrupt the replies
     for line in sys.stdin.buffer:
+        reply: tuple[bool, CrafterGame | str]
         try:
             seed, length = (int(v) for v in line.split())
             reply = (True, new_game(seed, length))
