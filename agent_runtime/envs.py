@@ -23,4 +23,5 @@ def make_env(env: EnvSection, num_envs: int | None = None, seed: int | None = No
         transport=env.transport,
         timeout=env.timeout,
         startup_timeout=env.startup_timeout,
+        reconnect_timeout=env.reconnect_timeout,
     )
