@@ -137,9 +137,10 @@ class GymSkillEnv:
         if isinstance(listed, Mapping):
             return [str(k) for k in listed], list(listed.values())
         texts = [str(a) for a in listed]
-        if self._fixed is not None:
-            return texts, [self._fixed[t] for t in texts]
-        return texts, (texts if self._text_actions else list(range(len(texts))))
+        acts = texts if self._text_actions else list(range(len(texts)))
+        if self._fixed is not None:  # the fixed map says what some texts are
+            acts = [self._fixed.get(t, a) for t, a in zip(texts, acts)]
+        return texts, acts
 
     def _observe(self, obs: Any, info: Mapping[str, Any], reward: float = 0.0, done: bool = False,
                  truncated: bool = False, k: int = 0) -> Observation:
