@@ -208,7 +208,7 @@ def from_function(fn: Callable[..., SkillEnv], name: str = "") -> Simulator:
     sig = inspect.signature(fn)
     try:
         hints = typing.get_type_hints(fn)
-    except Exception:  # an annotation that does not evaluate here
+    except (NameError, TypeError, AttributeError):  # an annotation that does not evaluate here
         hints = {}
     options: dict[str, Option] | None = {}
     task = None
@@ -278,5 +278,10 @@ def _declared_in_module(path: str, name: str) -> Simulator:
 
 
 def env_factory(bridge: str) -> Callable[..., SkillEnv]:
-    """A ``make_env(task=..., seed=..., **options)`` for a simulator, by name; it checks the options."""
-    return get_simulator(bridge).make_env
+    """A ``make_env(task=..., seed=..., **options)`` for a simulator, by name.
+
+    A built-in's own factory (it checks its options itself); for a plugin or a ``module:factory``
+    path, a function that checks the options against the declaration first.
+    """
+    sim = get_simulator(bridge)
+    return sim.load() if bridge in BRIDGES else sim.make_env

@@ -14,7 +14,7 @@ PLACES = ["desk", "box", "bed"]
 
 
 class KeyDoorEnv(gymnasium.Env):
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"]}  # noqa: RUF012 (gymnasium's convention)
 
     def __init__(self, render_mode: str | None = None, places: int = 3):
         self.places = PLACES[:places]
@@ -69,4 +69,4 @@ def make(**kwargs) -> KeyDoorEnv:
     return KeyDoorEnv(**kwargs)
 
 
-gymnasium.register("KeyDoor-v0", entry_point=KeyDoorEnv, max_episode_steps=20)
+gymnasium.register("KeyDoor-v0", entry_point=f"{__name__}:KeyDoorEnv", max_episode_steps=20)

@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from agent_runtime.config import ConfigError, load_config
-from bridges.gym_adapter import GymSkillEnv, make_env as make_gym_skill_env
+from bridges.gym_adapter import GymSkillEnv
+from bridges.gym_adapter import make_env as make_gym_skill_env
 from bridges.gym_env import make_gym_env
 from bridges.launch import make_vec_env
 from bridges.registry import ENTRY_POINT_GROUP, OptionError, get_simulator
@@ -31,7 +32,7 @@ TINY = ["model.name=tiny", "model.dtype=fp32", "run.progress=false", "log.tensor
 def doc_examples() -> dict[str, str]:
     """The code blocks of docs/simulators.md marked ``<!-- example: NAME -->``, by name."""
     text = DOC.read_text()
-    return {m.group(1): m.group(2) for m in re.finditer(r"<!-- example: (\S+) -->\n```\w*\n(.*?)```", text, re.S)}
+    return {m.group(1): m.group(2) for m in re.finditer(r"<!-- example: (\S+) -->\n```\w*\n(.*?)```", text, re.DOTALL)}
 
 
 def _env_with_path(*paths: Path) -> dict[str, str]:
@@ -113,12 +114,12 @@ def test_entry_point_plugin_installed_in_a_venv_is_found_validated_and_trained_o
     assert "'keydoor'" in found.stdout
     (tmp_path / "kd.yaml").write_text("env:\n  bridge: keydoor\n  task: find-key\n  options: {places: 2}\n")
     base = [py, "-m", "agent_runtime.cli", "run", "--config", str(tmp_path / "kd.yaml"), "--set", f"run.output_dir={tmp_path / 'runs'}", "--name", "kd"]
-    bad = subprocess.run([*base, "--set", "env.options.placez=2"], env=env, capture_output=True, text=True)
+    bad = subprocess.run([*base, "--set", "env.options.placez=2"], env=env, capture_output=True, text=True, check=False)
     assert bad.returncode == 2
     assert "unknown option 'placez' for simulator 'keydoor'; allowed options: places" in bad.stderr
     assert "Loading" not in bad.stderr  # refused before any model was loaded
     sets = [x for s in [*TINY, "run.total_decisions=8", "run.num_steps=4", "env.num_envs=2"] for x in ("--set", s)]
-    r = subprocess.run([*base, *sets], env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run([*base, *sets], env=env, capture_output=True, text=True, timeout=300, check=False)
     assert r.returncode == 0, r.stderr[-3000:]
     run = tmp_path / "runs" / "kd"
     saved = yaml.safe_load((run / "config.yaml").read_text())
@@ -140,13 +141,13 @@ def test_gym_text_env_served_over_a_real_server_passes_gymnasiums_checker(monkey
         assert info["skills"] == ["look in desk", "look in box", "look in bed", "open door"]
         assert info["goal"] == "open the door"
         for i in range(3):  # look everywhere until the key shows up
-            text, r, term, trunc, info = env.step(i)
+            text, r, term, _, info = env.step(i)
             if text == "You see a key.":
                 break
         assert info["skills"][3] == "take key" and info["checks"] == i + 1
-        text, r, term, trunc, info = env.step(3)
+        text, r, term, _, info = env.step(3)
         assert text == "You take the key." and "take key" not in info["skills"]
-        text, r, term, trunc, info = env.step(info["skills"].index("open door"))
+        text, r, term, _, info = env.step(info["skills"].index("open door"))
         assert (text, r, term, info["success"]) == ("The door opens. You won!", 1.0, True, True)
     finally:
         env.close()
@@ -199,7 +200,7 @@ def test_the_docs_example_runs_as_printed(tmp_path) -> None:
     assert argv[0] == "agent-runtime"
     exe = shutil.which("agent-runtime")
     cmd = [exe, *argv[1:]] if exe else [sys.executable, "-m", "agent_runtime.cli", *argv[1:]]
-    r = subprocess.run(cmd, cwd=tmp_path, env=_env_with_path(), capture_output=True, text=True, timeout=300)
+    r = subprocess.run(cmd, cwd=tmp_path, env=_env_with_path(), capture_output=True, text=True, timeout=300, check=False)
     assert r.returncode == 0, r.stderr[-3000:]
     run = tmp_path / "runs" / "guess"
     saved = yaml.safe_load((run / "config.yaml").read_text())
@@ -208,7 +209,7 @@ def test_the_docs_example_runs_as_printed(tmp_path) -> None:
     assert episodes and all(1 <= e["length"] <= 4 for e in episodes)  # max_guesses=4 ends every episode
     # the one-line refusal the doc shows
     bad = subprocess.run([*cmd, "--set", "env.options.hgh=3"], cwd=tmp_path, env=_env_with_path(), capture_output=True,
-                         text=True, timeout=120)
+                         text=True, timeout=120, check=False)
     line = ("agent-runtime: config error: env.options: unknown option 'hgh' for simulator 'guess:make_env'; "
             "allowed options: high, max_guesses")
     assert bad.returncode == 2 and line in bad.stderr and line in DOC.read_text()

@@ -6,9 +6,10 @@ import pytest
 
 pytest.importorskip("textworld")
 
-from bridges.launch import make_vec_env  # noqa: E402
-from bridges.registry import env_factory  # noqa: E402
-from bridges.spec import SkillError  # noqa: E402
+from bridges.launch import make_vec_env
+from bridges.registry import get_simulator
+from bridges.spec import SkillError
+from bridges.textworld.env import make_env
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,8 @@ def cache(tmp_path_factory):
 
 
 def test_a_generated_game_is_played_to_its_end_by_its_walkthrough(cache) -> None:
-    env = env_factory("textworld")(task="simple", seed=0, cache_dir=cache, game_seed=3, exclude=["examine", "look"])
+    assert get_simulator("textworld").options is not None
+    env = make_env(task="simple", seed=0, cache_dir=cache, game_seed=3, exclude=["examine", "look"])
     try:
         obs = env.reset(seed=0)
         assert "$$" not in obs.text and obs.goal and obs.skills and obs.info["score"] == 0
@@ -38,7 +40,7 @@ def test_a_generated_game_is_played_to_its_end_by_its_walkthrough(cache) -> None
     finally:
         env.close()
     # the same seed gives the same game from the cache (no second generation)
-    again = env_factory("textworld")(task="simple", seed=0, cache_dir=cache, game_seed=3)
+    again = make_env(task="simple", seed=0, cache_dir=cache, game_seed=3)
     try:
         assert again.reset().info["game"] == game and len(again.games) == 1
     finally:
@@ -48,7 +50,7 @@ def test_a_generated_game_is_played_to_its_end_by_its_walkthrough(cache) -> None
 def test_a_game_file_over_a_real_server_truncates_at_max_steps(cache) -> None:
     from pathlib import Path
 
-    game = sorted(Path(cache).glob("*.z8"))[0]
+    game = min(Path(cache).glob("*.z8"))
     venv = make_vec_env("textworld", task="my-game", options={"game": str(game), "max_steps": 3}, num_envs=1, seed=0)
     try:
         (obs,) = venv.reset()

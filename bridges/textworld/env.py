@@ -33,8 +33,8 @@ from bridges.registry import Option, Simulator
 from bridges.spec import Observation, SkillError
 
 CHALLENGES = {"simple": "tw-simple"}
-_BANNER_END = re.compile(r"\$\$\s*\n\s*\n", re.S)
-_STATUS = re.compile(r"^\s*-= [^=]+ =-\s*\d+/\d+\s*$", re.M)  # the status line: room, score/moves
+_BANNER_END = re.compile(r"\$\$\s*\n\s*\n", re.DOTALL)
+_STATUS = re.compile(r"^\s*-= [^=]+ =-\s*\d+/\d+\s*$", re.MULTILINE)  # the status line: room, score/moves
 
 
 def default_cache_dir() -> Path:
