@@ -259,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="run a benchmark script from benchmarks/ (extra arguments are passed on)")
     p.add_argument("name", help="scoring, ppo_update, bridge, overcooked, crafter, telemetry")
 
-    sub.add_parser("serve", help="start a simulator server (arguments go to the server; try: serve --help)", add_help=False)
+    sub.add_parser("serve", help="start a simulator server (arguments go to the server; --gym ID_OR_MODULE:FACTORY serves "
+                   "a gymnasium env; try: serve --help)", add_help=False)
     sub.add_parser("tui", help="open the live TUI on a running runtime (try: tui --help)", add_help=False)
 
     p = sub.add_parser("plot", help="plot learning curves (return, success) of run folders to a PNG")
