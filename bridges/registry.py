@@ -25,9 +25,10 @@ import inspect
 import os
 import sys
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
+from types import UnionType
 from typing import Any
 
 from bridges.spec import SkillEnv
@@ -58,15 +59,16 @@ class OptionError(ValueError):
 class Option:
     """One declared option: its type (int, float, str, bool, list, dict, ANY, or a tuple of them) and default.
 
-    ``None`` is accepted when the default is None.
+    ``None`` is accepted when the default is None, or when ``nullable``.
     """
 
     type: Any = ANY
     default: Any = None
     help: str = ""
+    nullable: bool = False  # None is accepted (always when the default is None)
 
     def accepts(self, value: Any) -> bool:
-        if value is None and self.default is None:
+        if value is None and (self.default is None or self.nullable):
             return True
         types = self.type if isinstance(self.type, tuple) else (self.type,)
         for t in types:
@@ -190,12 +192,15 @@ def _import(path: str) -> Any:
 
 
 def _option_type(annotation: Any, default: Any) -> Any:
+    """The Option type of a parameter annotation (int | None -> int, list[str] -> list, a class -> ANY)."""
     origin = typing.get_origin(annotation)
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if origin is not None and args and all(a in (int, float, str, bool, list, dict) for a in args):
-        return tuple(args) if len(args) > 1 else args[0]
-    if typing.get_origin(annotation) in (list, dict):
-        return typing.get_origin(annotation)
+    if origin is typing.Union or origin is UnionType:
+        kinds = tuple(_option_type(a, None) for a in typing.get_args(annotation) if a is not type(None))
+        return ANY if ANY in kinds or not kinds else (kinds[0] if len(kinds) == 1 else kinds)
+    if origin in (list, tuple, Sequence):
+        return list
+    if origin in (dict, Mapping):
+        return dict
     if annotation in (int, float, str, bool, list, dict):
         return annotation
     if annotation is inspect.Parameter.empty and default is not None and type(default) in (int, float, str, bool):
@@ -225,7 +230,9 @@ def from_function(fn: Callable[..., SkillEnv], name: str = "") -> Simulator:
         if p.name == "seed":
             continue
         if options is not None:
-            options[p.name] = Option(_option_type(hints.get(p.name, p.annotation), default), default)
+            annotation = hints.get(p.name, p.annotation)
+            nullable = type(None) in typing.get_args(annotation)
+            options[p.name] = Option(_option_type(annotation, default), default, nullable=nullable)
     return Simulator(fn, options, task=task, description=(fn.__doc__ or "").strip().split("\n")[0], name=name)
 
 

@@ -21,7 +21,7 @@ from bridges.gym_adapter import GymSkillEnv
 from bridges.gym_adapter import make_env as make_gym_skill_env
 from bridges.gym_env import make_gym_env
 from bridges.launch import make_vec_env
-from bridges.registry import ENTRY_POINT_GROUP, OptionError, get_simulator
+from bridges.registry import ENTRY_POINT_GROUP, OptionError, from_function, get_simulator
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
@@ -64,6 +64,16 @@ def test_module_factory_options_come_from_its_signature(monkeypatch) -> None:
     assert sim.options is not None and sim.options["max_steps"].type is int and sim.options["render"].default is False
     with pytest.raises(OptionError, match="unknown option 'idd'.*allowed options: actions, actions_fn"):
         sim.check_options({"idd": "x"})
+    def make(task: str = "t", seed: int | None = None, size: int | None = 3, words: list[str] | None = None,
+             rate=0.5, env: GymSkillEnv | None = None) -> GymSkillEnv:
+        raise NotImplementedError
+
+    sim = from_function(make, "make")
+    assert sim.task == "t" and sim.options is not None and set(sim.options) == {"size", "words", "rate", "env"}
+    assert [sim.options[k].type for k in ("size", "words", "rate")] == [int, list, float] and sim.options["env"].accepts(1)
+    sim.check_options({"size": None, "words": ["a"], "rate": 1})
+    with pytest.raises(OptionError, match="option 'words' of simulator 'make': expected list, got 'a'"):
+        sim.check_options({"words": "a"})
     cfg = load_config(None, ["env.bridge=gym", "env.options={id: gym_text_env:make}"])
     assert cfg.env.bridge == "gym"
 
