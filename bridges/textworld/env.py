@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -53,34 +54,39 @@ def generate_game(task: str, game_seed: int, cache_dir: str | Path | None = None
         fcntl.flock(lock, fcntl.LOCK_EX)
         if path.exists():
             return path
-        import textworld
-        import textworld.challenges
-        from textworld.generator import compile_game
-
-        options = textworld.GameOptions()
-        options.seeds = game_seed
-        options.path = str(cache / f"{stem}.tmp.z8")
-        options.file_ext = ".z8"
-        options.force_recompile = True
-        if task == "custom":
-            options.nb_rooms = int(settings["world_size"])
-            options.nb_objects = int(settings["nb_objects"])
-            n = int(settings["quest_length"])
-            options.chaining.min_length = options.chaining.max_length = options.chaining.max_depth = n
-            game = textworld.generator.make_game(options)
-        elif task in CHALLENGES:
-            _, make_game, _ = textworld.challenges.CHALLENGES[CHALLENGES[task]]
-            game = make_game(settings={"rewards": settings["rewards"], "goal": settings["goal"], "test": False},
-                             options=options)
-        else:
-            raise ValueError(f"unknown textworld task {task!r}: use simple, custom, or give the option game (a .z8/.ulx)")
-        built = Path(compile_game(game, options))
+        with warnings.catch_warnings():  # jericho warns while TextWorld checks the walkthrough
+            warnings.filterwarnings("ignore", message=".*is not fully supported.*")
+            built = _build(task, game_seed, cache / f"{stem}.tmp.z8", settings)
         for ext in (".json", ".ni"):  # the game's metadata, next to it
             side = built.with_suffix(ext)
             if side.exists():
                 side.replace(path.with_suffix(ext))
         built.replace(path)
         return path
+
+
+def _build(task: str, game_seed: int, out: Path, settings: dict[str, Any]) -> Path:
+    import textworld
+    import textworld.challenges
+    from textworld.generator import compile_game
+
+    options = textworld.GameOptions()
+    options.seeds = game_seed
+    options.path = str(out)
+    options.file_ext = ".z8"
+    options.force_recompile = True
+    if task == "custom":
+        options.nb_rooms = int(settings["world_size"])
+        options.nb_objects = int(settings["nb_objects"])
+        n = int(settings["quest_length"])
+        options.chaining.min_length = options.chaining.max_length = options.chaining.max_depth = n
+        game = textworld.generator.make_game(options)
+    elif task in CHALLENGES:
+        _, make_game, _ = textworld.challenges.CHALLENGES[CHALLENGES[task]]
+        game = make_game(settings={"rewards": settings["rewards"], "goal": settings["goal"], "test": False}, options=options)
+    else:
+        raise ValueError(f"unknown textworld task {task!r}: use simple, custom, or give the option game (a .z8/.ulx)")
+    return Path(compile_game(game, options))
 
 
 def _clean(text: str) -> str:
@@ -128,7 +134,9 @@ class TextWorldEnv:
         if self._game != game:
             if self._env is not None:
                 self._env.close()
-            self._env = self._textworld.start(str(game), request_infos=self._infos)
+            with warnings.catch_warnings():  # jericho: a TextWorld game "is not fully supported" (TextWorld scores it)
+                warnings.filterwarnings("ignore", message=".*is not fully supported.*")
+                self._env = self._textworld.start(str(game), request_infos=self._infos)
             self._game = game
 
     def _commands(self, state: Any) -> list[str]:
