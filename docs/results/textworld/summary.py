@@ -10,7 +10,7 @@ def rows(name: str, path: Path) -> str:
     eps = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     n = len(eps)
     half = eps[n // 2:]
-    mean = lambda xs: sum(xs) / max(1, len(xs))  # noqa: E731
+    mean = lambda xs: sum(xs) / max(1, len(xs))
     return (f"| {name} | {n} | {mean([e['return'] for e in eps]):.2f} | {mean([float(e['success']) for e in eps]):.2f} | "
             f"{mean([e['return'] for e in half]):.2f} | {mean([float(e['success']) for e in half]):.2f} |")
 
