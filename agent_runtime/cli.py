@@ -81,7 +81,7 @@ def _load(args: argparse.Namespace):
 def _common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("what to run")
     g.add_argument("--config", help="a YAML file, or the name of one in configs/ (default: by --bridge, else 'default')")
-    g.add_argument("--bridge", help="simulator: toy, babyai, overcooked, overcooked_ai, virtualhome, crafter, unity")
+    g.add_argument("--bridge", help="simulator: toy, babyai, overcooked, overcooked_ai, virtualhome, crafter, unity, gym, textworld, an entry-point name or module:factory")
     g.add_argument("--task", help="task of the simulator (e.g. GoToLocal, tomato-salad, food-preparation)")
     g.add_argument("--model", help="model alias, Hugging Face id or local path (default: smollm2-135m-instruct)")
     g.add_argument("--num-envs", type=int, help="parallel environments")
@@ -198,6 +198,12 @@ def cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
 def cmd_serve(rest: list[str]) -> int:
     from bridges.server import main
 
+    # --gym ID_OR_MODULE:FACTORY is --bridge gym --option id=... (bridges/gym_adapter.py)
+    for i, a in enumerate(list(rest)):
+        if a == "--gym" and i + 1 < len(rest) or a.startswith("--gym="):
+            gym_id = rest[i + 1] if a == "--gym" else a.split("=", 1)[1]
+            rest = [*rest[:i], "--bridge", "gym", "--option", f"id={json.dumps(gym_id)}", *rest[i + (2 if a == "--gym" else 1):]]
+            break
     return main(rest) or 0
 
 
@@ -253,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="run a benchmark script from benchmarks/ (extra arguments are passed on)")
     p.add_argument("name", help="scoring, ppo_update, bridge, overcooked, crafter, telemetry")
 
-    sub.add_parser("serve", help="start a simulator server (arguments go to the server; try: serve --help)", add_help=False)
+    sub.add_parser("serve", help="start a simulator server (arguments go to the server; --gym ID_OR_MODULE:FACTORY serves "
+                   "a gymnasium env; try: serve --help)", add_help=False)
     sub.add_parser("tui", help="open the live TUI on a running runtime (try: tui --help)", add_help=False)
 
     p = sub.add_parser("plot", help="plot learning curves (return, success) of run folders to a PNG")

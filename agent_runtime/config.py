@@ -344,7 +344,11 @@ def validate(cfg: Config) -> None:
         cfg.prompt.template.format(text="", goal="", subgoal="")
     except (KeyError, IndexError, ValueError) as e:
         raise ConfigError(f"prompt.template: bad placeholder {e}; allowed: {{text}}, {{goal}}, {{subgoal}}") from e
-    from bridges.registry import BRIDGES
+    from bridges.registry import OptionError, get_simulator
 
-    if cfg.env.bridge not in BRIDGES:
-        raise ConfigError(f"env.bridge: {cfg.env.bridge!r} is not allowed; allowed values: {', '.join(sorted(BRIDGES))}")
+    try:  # built-in name, entry point (group agent_runtime.simulators) or module:factory
+        get_simulator(cfg.env.bridge).check_options(cfg.env.options)
+    except KeyError as e:
+        raise ConfigError(f"env.bridge: {cfg.env.bridge!r} is not allowed; {e.args[0]}") from None
+    except OptionError as e:
+        raise ConfigError(f"env.options: {e}") from None

@@ -222,8 +222,8 @@ class LocalMap:
                 if goal(*nxt):
                     actions = []
                     node = nxt
-                    while parent[node] is not None:
-                        node, f = parent[node]
+                    while (back := parent[node]) is not None:
+                        node, f = back
                         actions.append(MOVE[DIRS[f]])
                     return actions[::-1]
                 queue.append(nxt)

@@ -146,14 +146,15 @@ class Kitchen:
         """Shortest actions (moves, then the interact) from ``start`` to face one of ``targets``
         without entering the cells in ``avoid``; None when there is no such way."""
         goals = {g for t in targets for g in self.planner.motion_goals_for_pos[t]}
-        frontier, seen = [start], {start: None}
+        frontier = [start]
+        seen: dict[Any, tuple[Any, Any] | None] = {start: None}
         while frontier:
             nxt = []
             for node in frontier:
                 if node in goals:
-                    path = [INTERACT]
-                    while seen[node] is not None:
-                        node, action = seen[node]
+                    path: list[Any] = [INTERACT]
+                    while (back := seen[node]) is not None:
+                        node, action = back
                         path.append(action)
                     return path[::-1]
                 for action in MOVES:

@@ -90,7 +90,7 @@ class BabyAITextEnv:
             self._kinds = (self.task,)
         self._seed = seed
         self._rng = random.Random(seed)
-        self._env = None  # the minigrid level of the current episode
+        self._env: Any = None  # the minigrid level of the current episode
         self._kind = ""
         self._goal = ""
         self._ended = True

@@ -19,6 +19,7 @@ from minigrid.envs.babyai.core.verifier import (
     AfterInstr,
     BeforeInstr,
     GoToInstr,
+    Instr,
     ObjDesc,
     OpenInstr,
     PickupInstr,
@@ -33,6 +34,8 @@ SPLITS = ("train", "test")
 
 class MixedLocalKind(RoomGridLevel):
     """One kind of GLAM's mixed missions (the mix is drawn per episode by the caller)."""
+
+    instrs: Instr
 
     def __init__(self, kind: str, split: str = "train", room_size: int = 8, num_dists: int = 8, **kwargs):
         if split not in SPLITS:

@@ -105,7 +105,8 @@ class CrafterEnv:
         if not 0 <= skill < len(self._skills):
             raise SkillError(f"skill index {skill} out of range: {len(self._skills)} skills are valid now")
         chosen = self._skills[int(skill)]
-        game, player = self._game, self._game._player
+        game = self._live()
+        player = game._player
         before = {k: v for k, v in player.achievements.items() if v > 0}
         ctrl = sk.Controller(chosen, game, self._seen, self._rng, self.explore_steps)
         k, reward, done, actions = 0, 0.0, False, []
@@ -143,17 +144,23 @@ class CrafterEnv:
         self._game = None
 
     # -- internals -----------------------------------------------------------------------------
+    def _live(self) -> CrafterGame:
+        if self._game is None:
+            raise SkillError("the crafter environment was not reset: call reset() first")
+        return self._game
+
     def _primitive(self, action: int) -> tuple[bool, float]:
-        _, reward, done, _ = self._game.step(action)
+        _, reward, done, _ = self._live().step(action)
         self._mark_seen()
         return bool(done), float(reward)
 
     def _mark_seen(self) -> None:
-        x0, x1, y0, y1 = sk.view_bounds(self._game._player.pos, self._game._world.area)
+        game = self._live()
+        x0, x1, y0, y1 = sk.view_bounds(game._player.pos, game._world.area)
         self._seen[x0:x1, y0:y1] = True
 
     def _valid(self) -> list[sk.Skill]:
-        game = self._game
+        game = self._live()
         if not self.use_skills:
             return list(sk.PRIMITIVE_SKILLS)
         skills = sk.valid_skills(game._world, game._player, self._seen, sk.SKILLS)
@@ -162,7 +169,7 @@ class CrafterEnv:
         return skills
 
     def _observe(self, reward: float = 0.0, k: int = 0, done: bool = False, truncated: bool = False) -> Observation:
-        game = self._game
+        game = self._live()
         world, player = game._world, game._player
         self._skills = self._valid()
         shown = self._last_actions[-self.history :] if self.history else []
@@ -191,7 +198,7 @@ class CrafterEnv:
 
     def _vector(self) -> list[float]:
         """Symbolic observation for MLP baselines: the 9x7 semantic view (crafter's ids), inventory, facing, sleeping, daylight."""
-        game = self._game
+        game = self._live()
         world, player = game._world, game._player
         px, py = int(player.pos[0]), int(player.pos[1])
         ox, oy = sk.VIEW[0] // 2, sk.VIEW[1] // 2

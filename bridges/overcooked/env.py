@@ -120,10 +120,15 @@ class SaladEnv:
         self.kitchen = None
 
     # ---- observations -----------------------------------------------------------------------------
+    def _kitchen(self) -> Kitchen:
+        if self.kitchen is None:
+            raise RuntimeError("call reset() first")
+        return self.kitchen
+
     def _update_belief(self) -> None:
         """TWOSOME's belief: visible items at their true cells; a remembered cell now in view
         but empty falls back to the item's initial cell."""
-        kitchen = self.kitchen
+        kitchen = self._kitchen()
         agent = kitchen.agent
         for item in kitchen.items():
             if in_window(agent, item.pos):
@@ -133,7 +138,7 @@ class SaladEnv:
 
     def vector(self) -> list[int]:
         """The vector observation (spec §7.1): raw integers, zeros for what is out of view."""
-        kitchen = self.kitchen
+        kitchen = self._kitchen()
         agent = kitchen.agent
         out: list[int] = []
         for food in kitchen.foods:
@@ -144,7 +149,7 @@ class SaladEnv:
         return out
 
     def _observe(self, reward: float, k: int, done: bool, truncated: bool) -> Observation:
-        kitchen = self.kitchen
+        kitchen = self._kitchen()
         layout: Layout = kitchen.layout
         vector = self.vector()
         scene = read_vector(vector, self.spec.foods, layout.boards, layout.front)

@@ -39,7 +39,8 @@ def render_text(k: Kitchen) -> str:
             elif cell in k.counters:
                 ch = _char(k.counters[cell])
             elif cell in k.boards:
-                ch = _char(k.boards[cell]) if k.boards[cell] is not None else "K"
+                on_board = k.boards[cell]
+                ch = _char(on_board) if on_board is not None else "K"
             elif cell == k.delivery:
                 ch = _char(k.delivered) if k.delivered is not None else "D"
             else:

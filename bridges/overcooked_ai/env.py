@@ -122,7 +122,7 @@ class OvercookedAIEnv:
         self._features = _PlannerHolder(self.planner)
         self._rng = random.Random(seed)
         self._policy_chefs = [0, 1] if partner == "self" else [agent_index]
-        self.state: OvercookedState | None = None
+        self.state: Any = None  # an OvercookedState once reset
         self._runners: list[S.SkillRunner | None] = [None, None]
         self._turn = agent_index
         self._valid: list[int] = []
@@ -185,7 +185,7 @@ class OvercookedAIEnv:
                 if self._runners[chef] is None:  # a scripted chef: next skill at once
                     self._start(chef, S.scripted_choice(self.kitchen, self.state, chef, self._rng,
                                                         self.partner_epsilon))
-            joint = tuple(self._runners[c].next_action(self.state) for c in (0, 1))
+            joint = tuple(self._runner(c).next_action(self.state) for c in (0, 1))
             self.state, infos = self.mdp.get_state_transition(self.state, joint)
             sparse = float(sum(infos["sparse_reward_by_agent"]))
             shaped = float(sum(infos["shaped_reward_by_agent"]))
@@ -198,10 +198,16 @@ class OvercookedAIEnv:
             self._score += sparse
             k += 1
             for chef in (0, 1):
-                if self._runners[chef] is not None and self._runners[chef].done:
+                runner = self._runners[chef]
+                if runner is not None and runner.done:
                     self._runners[chef] = None
             if self.state.timestep >= self.horizon or (self.max_soups and self._soups >= self.max_soups):
                 self._over = True
+
+    def _runner(self, chef: int) -> S.SkillRunner:
+        runner = self._runners[chef]
+        assert runner is not None, f"chef {chef} has no skill running"
+        return runner
 
     def _texts(self, chef: int) -> list[str]:
         return [self.kitchen.skill_text(s, self.state, chef) for s in self._valid]
@@ -308,7 +314,7 @@ def _pos(pos: tuple[int, int]) -> str:
 
 
 def _facing(orientation: tuple[int, int]) -> str:
-    return S.DIRECTION_WORDS[tuple(orientation)]
+    return S.DIRECTION_WORDS[(orientation[0], orientation[1])]
 
 
 def _object_words(obj: Any) -> str:

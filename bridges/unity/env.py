@@ -403,9 +403,9 @@ class UnityHub:
             self._advance_until(lambda: slot.result is not None,
                                 f"the agent of env slot {slot.index} (key {slot.key}) to finish its skill")
             with self._mx:
-                obs, slot.result = slot.result, None
-        assert obs is not None
-        return obs
+                result, slot.result = slot.result, None
+        assert result is not None
+        return result
 
     # -- talking to Unity ------------------------------------------------------------
 
@@ -467,7 +467,7 @@ class UnityHub:
             with self._mx:
                 if done():
                     return
-                actions = {s.index: s.action for s in self.slots if s.state == "pending"}
+                actions = {s.index: s.action for s in self.slots if s.state == "pending" and s.action is not None}
             self._send_and_step(actions)
             self._distribute(*self._read())
         raise UnityBridgeError(
@@ -550,13 +550,13 @@ class UnityHub:
         slot.next_msg, slot.next_vector = msg, vector
         slot.reward = reward  # anything Unity paid before the first skill counts toward the first step
 
-    def _missing(self, key: int, what: str) -> UnityBridgeError:
+    def _missing(self, key: int | None, what: str) -> UnityBridgeError:
         return UnityBridgeError(
             f"behaviour {self.behaviour!r}, agent key {key}: {what} but sent no message on side channel "
             f"{CHANNEL_ID} in the same Unity step (see docs/unity_side_channel.md)"
         )
 
-    def _distribute(self, decision, terminal, msgs: dict[int, list[AgentMessage]]) -> None:
+    def _distribute(self, decision, terminal, msgs: dict[int | None, list[AgentMessage]]) -> None:
         """Hand one Unity output to the slots: ended episodes first, then new decisions."""
         slot_by_key = {s.key: s for s in self.slots if s.key is not None}
         with self._mx:
