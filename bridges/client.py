@@ -22,7 +22,7 @@ import operator
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 import zmq
 
@@ -307,7 +307,7 @@ class RemoteVecEnv:
         self._close_sockets()
         self.ctx.destroy(linger=0)
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> RemoteVecEnv:
         return self
 
     def __exit__(self, *exc: object) -> None:
