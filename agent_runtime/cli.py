@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import runpy
@@ -90,19 +91,19 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key, e.g. ppo.gamma=0.95")
 
 
-def _prepare_run(args: argparse.Namespace):
+def _prepare_run(args: argparse.Namespace, claimed: list[Path]):
     """The run's config after the checks that need no model: name and folder, resume, task, options, model."""
     from agent_runtime import runfolder as rf
-    from agent_runtime.logs import console
 
     cfg = _load(args)
     extra = _shortcuts(args)
     if cfg.checkpoint.resume:
         cfg, said = rf.resume_config(cfg.checkpoint.resume, args.config, args.set, extra, cfg)
-        console.print(f"[bold]resume:[/] {said}")
+        print(f"resume: {said}", flush=True)
     elif not rf.name_given(args.set, extra):
         named = cfg.run.name not in ("run", "default")  # a config's own name (toy) reads better than its task
         cfg.run.name = rf.unique_run_name(cfg, prefix=cfg.run.name if named else None)
+        claimed.append(Path(cfg.run.output_dir) / cfg.run.name)
     elif rf.holds_a_run(Path(cfg.run.output_dir) / cfg.run.name):
         run_dir = Path(cfg.run.output_dir) / cfg.run.name
         raise rf.UsageError(f"{run_dir} already holds a run: continue it with --resume auto, or choose another --name")
@@ -113,16 +114,30 @@ def _prepare_run(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from agent_runtime.checkpoint import sweep_checkpoints
-    from agent_runtime.logs import console, setup_logging
+    from agent_runtime.logs import setup_logging
     from agent_runtime.runfolder import UsageError
 
     setup_logging(args.log_level)
-    cfg = _prepare_run(args)
+    claimed: list[Path] = []  # a run folder this command created: removed again when a check fails and it is empty
+    try:
+        return _run(args, claimed)
+    except UsageError:
+        for folder in claimed:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _run(args: argparse.Namespace, claimed: list[Path]) -> int:
+    from agent_runtime.checkpoint import sweep_checkpoints
+    from agent_runtime.logs import console
+    from agent_runtime.runfolder import UsageError
+
+    cfg = _prepare_run(args, claimed)
     run_dir = Path(cfg.run.output_dir) / cfg.run.name
     if args.tui:
         return _run_with_tui(args, cfg)
-    console.print(f"[bold]run folder:[/] {run_dir}")
+    print(f"run folder: {run_dir}", flush=True)  # stdout, unwrapped: where this run writes
     sweep_checkpoints(run_dir / "checkpoints")
     from agent_runtime.envs import make_env
     from agent_runtime.trainer import Trainer, build_policy
@@ -199,10 +214,9 @@ def _first_line(e: BaseException) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from agent_runtime.checkpoint import find_checkpoint
     from agent_runtime.evaluate import evaluate
     from agent_runtime.logs import console, setup_logging
-
-    from agent_runtime.checkpoint import find_checkpoint
     from agent_runtime.runfolder import UsageError, check_env, check_model_name
 
     setup_logging(args.log_level)

@@ -15,6 +15,7 @@ from typing import Any, Literal, get_args, get_origin
 
 import yaml
 
+
 def _config_dir() -> Path:
     """The copy shipped in a wheel (agent_runtime/configs, a regular install), else the checkout's configs/."""
     shipped = Path(__file__).resolve().parent / "configs"
@@ -274,7 +275,7 @@ def resolve_config_path(name: str) -> Path:
     p = Path(name)
     if p.exists():
         return p
-    stem = name[len("configs/"):] if name.startswith("configs/") else name  # the docs' configs/<name>.yaml, from any cwd
+    stem = name.removeprefix("configs/")  # the docs' configs/<name>.yaml, from any cwd
     for cand in (CONFIG_DIR / stem, CONFIG_DIR / f"{stem}.yaml"):
         if cand.exists():
             return cand

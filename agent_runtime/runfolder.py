@@ -218,11 +218,14 @@ def resume_config(
         given["run"].setdefault("output_dir", saved.run.output_dir)
     wanted = config_from_dict(_merge(saved_data, given), "command line")
     before, after = _flat(saved), _flat(wanted)
-    for key, value in after.items():
-        if key in RESUME_SAFE or before.get(key) == value:
-            continue
+    changed = [k for k, v in after.items() if k not in RESUME_SAFE and before.get(k) != v]
+    first = ("env.bridge", "env.task", "model.name", "run.name")  # what tells two runs apart, named first
+    changed.sort(key=lambda k: first.index(k) if k in first else len(first))
+    if changed:
+        shown = ", ".join(f"{k} is {before.get(k)!r} (not {after[k]!r})" for k in changed[:3])
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
         raise UsageError(
-            f"--resume: {key} is {before.get(key)!r} in the run's saved config ({saved_path}), not {value!r}; "
+            f"--resume: in the run's saved config ({saved_path}) {shown}{more}; "
             f"a resumed run keeps its config (the flags may change only {', '.join(RESUME_SAFE[:-1])})"
         )
     if ckpt is None:
@@ -256,7 +259,7 @@ def check_model_name(name: str) -> None:
         from huggingface_hub import try_to_load_from_cache
 
         cached = try_to_load_from_cache(name, "config.json")
-    except Exception:  # a malformed id
+    except (ValueError, OSError):  # a malformed id (HFValidationError is a ValueError)
         cached = None
     if not isinstance(cached, str):
         raise UsageError(
