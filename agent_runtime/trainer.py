@@ -212,6 +212,10 @@ class Trainer:
                         if self.telemetry.save_requested:
                             self.telemetry.save_requested = False
                             self.save()
+                        if self.telemetry.stop_requested:  # hardening-cli: the TUI's q (stop, checkpoint below)
+                            break
+                    if self.telemetry.stop_requested:  # hardening-cli: the partial rollout is not trained on
+                        break
                     record = self._update(obs, buffer, collect_s=time.perf_counter() - t0)
                     history.append(record)
                     if cfg.checkpoint.every and self.counters["updates"] % cfg.checkpoint.every == 0:
@@ -233,7 +237,9 @@ class Trainer:
             last_values = self.policy.values(enc).float().cpu().tolist()
         batch = buffer.compute(last_values, cfg.ppo.gamma, cfg.ppo.gae_lambda)
         self.policy.train()
+        self.telemetry.publish_status("updating")  # hardening-cli: the TUI shows the update, not a frozen screen
         stats = self.ppo.update(batch, self.np_rng) if len(batch) else {}
+        self.telemetry.publish_status("acting")  # hardening-cli
         self.policy.eval()
         self.counters["updates"] += 1
         eps = self.recent

@@ -170,11 +170,16 @@ def test_agent_runtime_run_with_tui_in_a_real_terminal(tmux):
         assert len(lines) == 1 and lines[0]["env"] == 0 and lines[0]["action"] == choice
         assert lines[0]["action_text"] == skills[choice]
 
-        tmux("send-keys", "-t", "tui", "q")
-        end = time.monotonic() + 30
+        tmux("send-keys", "-t", "tui", "q")  # asks first; y stops the run with a checkpoint
+        wait_pane(tmux, lambda t: "Stop training?" in t, what="the stop confirmation")
+        tmux("send-keys", "-t", "tui", "y")
+        end = time.monotonic() + 60
         while time.monotonic() < end and "tui" in tmux("list-sessions", "-F", "#S", check=False).split():
             time.sleep(0.2)
-        assert "tui" not in tmux("list-sessions", "-F", "#S", check=False).split(), "q did not end agent-runtime run --tui"
+        assert "tui" not in tmux("list-sessions", "-F", "#S", check=False).split(), "q, y did not end agent-runtime run --tui"
+        runs = list((d / "runs").iterdir())
+        assert len(runs) == 1 and (runs[0] / "run.log").exists(), "the training log goes into the run folder"
+        assert list((runs[0] / "checkpoints").glob("step-*/trainer_state.pt")), "stopping from the TUI saves a checkpoint"
     finally:
         rec.stop()
         tmux("kill-server", check=False)
