@@ -344,9 +344,9 @@ def validate(cfg: Config) -> None:
     for key, v in positive.items():
         if v < 1:
             raise ConfigError(f"{key}: must be >= 1, got {v}")
-    for key, v in {"ppo.gamma": cfg.ppo.gamma, "ppo.gae_lambda": cfg.ppo.gae_lambda}.items():
-        if not 0.0 <= v <= 1.0:
-            raise ConfigError(f"{key}: must be in [0, 1], got {v}")
+    for key, frac in {"ppo.gamma": cfg.ppo.gamma, "ppo.gae_lambda": cfg.ppo.gae_lambda}.items():
+        if not 0.0 <= frac <= 1.0:
+            raise ConfigError(f"{key}: must be in [0, 1], got {frac}")
     if not 0.0 <= cfg.lora.dropout < 1.0:
         raise ConfigError(f"lora.dropout: must be in [0, 1), got {cfg.lora.dropout}")
     try:

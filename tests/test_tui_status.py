@@ -23,7 +23,7 @@ from tui import wire
 from tui.app import ConfirmStop, RuntimeApp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_tui import screen_text, until  # noqa: E402
+from test_tui import screen_text, until
 
 SKILLS = ["open the red door", "open the blue door", "open the green door"]
 PROBS = [0.125, 0.625, 0.25]

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_tui import ROOT, FakeRuntime  # noqa: E402
-from test_tui_runtime import Recorder, named_door  # noqa: E402
+from test_tui import ROOT, FakeRuntime
+from test_tui_runtime import Recorder, named_door
 
 
 def _tmux() -> str:
@@ -31,7 +31,7 @@ def _tmux() -> str:
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         for cmd in (["apt-get", "install", "-y", "-q", "tmux"], ["sh", "-c", "apt-get update -q && apt-get install -y -q tmux"]):
             try:
-                subprocess.run(cmd, env=env, capture_output=True, timeout=300)
+                subprocess.run(cmd, check=False, env=env, capture_output=True, timeout=300)
             except (OSError, subprocess.TimeoutExpired):
                 continue
             found = shutil.which("tmux")
@@ -46,7 +46,7 @@ def tmux():
     socket = f"ar-test-{uuid.uuid4().hex[:8]}"  # a private tmux server: never touches anyone else's sessions
 
     def run(*args: str, check: bool = True) -> str:
-        out = subprocess.run([binary, "-L", socket, *args], capture_output=True, text=True, timeout=30)
+        out = subprocess.run([binary, "-L", socket, *args], check=False, capture_output=True, text=True, timeout=30)
         if check and out.returncode != 0:
             raise AssertionError(f"tmux {' '.join(args)} failed: {out.stderr}")
         return out.stdout
