@@ -84,10 +84,10 @@ CASES = [
     ("plot-not-a-run", ["plot", "{w}/empty", "--out", "{w}/x.png"], ["not a run folder"]),
     ("plot-missing", ["plot", "{w}/nothing", "--out", "{w}/x.png"], ["not a folder"]),
     ("plot-one-episode", ["plot", "{w}/runs/one-episode", "--out", "{w}/x.png"], ["1 finished episode", "at least 2"]),
-    # the README's own examples, from a folder without those runs
-    ("readme-plot", ["plot", "runs/toy", "--out", "curve.png"], ["runs/toy"]),
+    # the README's own examples (README.md "Using it"), from a folder without those runs
+    ("readme-plot", ["plot", "runs/NAME", "--out", "curve.png"], ["runs/NAME", "not a folder"]),
     ("readme-eval", ["eval", "--bridge", "babyai", "--policy", "random", "--policy", "zero-shot", "--policy", "checkpoint",
-                     "--checkpoint", "runs/babyai-gotolocal"], ["runs/babyai-gotolocal", "no checkpoint"]),
+                     "--checkpoint", "runs/NAME"], ["runs/NAME", "no checkpoint"]),
 ]  # fmt: skip
 
 
