@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import runpy
 import sys
 from pathlib import Path
@@ -236,7 +237,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         check_model_name(cfg.model.name)
     results = []
     for kind in kinds:
-        res = evaluate(cfg, kind, seeds, checkpoint=args.checkpoint, greedy=not args.sample)
+        try:
+            res = evaluate(cfg, kind, seeds, checkpoint=args.checkpoint, greedy=not args.sample)
+        except ValueError as e:
+            if not re.match(r"[a-z_]+\.[a-z_]+: ", str(e)):  # a config key's complaint (lora.target_modules: ...)
+                raise
+            raise UsageError(f"eval {kind}: {_first_line(e)}") from None
         s = res.summary()
         results.append(s)
         sr = "-" if s["success_rate"] is None else f"{s['success_rate']:.3f}"

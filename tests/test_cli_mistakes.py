@@ -80,6 +80,8 @@ CASES = [
      ["cannot be written", "notadir"]),
     ("eval-checkpoint-missing", ["eval", "--config", "toy", "--model", "tiny", "--in-process", "--policy", "random",
                                  "--policy", "checkpoint", "--checkpoint", "{w}/no-such-run"], ["--checkpoint", "no checkpoint"]),
+    ("eval-lora-target-modules", ["eval", "--config", "toy", "--model", "tiny", "--in-process", "--policy", "zero-shot",
+                                  "--episodes", "1", "--set", "lora.target_modules=[nope_proj]"], ["eval zero-shot", "nope_proj"]),
     ("eval-checkpoint-not-given", ["eval", "--config", "toy", "--policy", "checkpoint"], ["--checkpoint PATH"]),
     ("plot-not-a-run", ["plot", "{w}/empty", "--out", "{w}/x.png"], ["not a run folder"]),
     ("plot-missing", ["plot", "{w}/nothing", "--out", "{w}/x.png"], ["not a folder"]),
