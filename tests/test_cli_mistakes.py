@@ -151,6 +151,7 @@ def test_two_unnamed_runs_get_two_folders_and_say_where(tmp_path):
         assert len(eps) == 8 and max(e["decisions"] for e in eps) == 8  # each folder holds its own run only
 
 
+@pytest.mark.slow  # about 100 s on 2 busy cores: three short runs and four refused ones
 def test_resume_restores_the_saved_config_and_refuses_other_flags(tmp_path):
     first = _run_toy("--name", "r1", "--total-decisions", "8", "--set", "ppo.gamma=0.9", output=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
