@@ -37,7 +37,7 @@ the critic. Simulators run in their own processes behind ZeroMQ bridges.
 """
 
 
-def _config_name(args: argparse.Namespace) -> str:
+def _config_name(args: argparse.Namespace) -> str | None:
     if args.config:
         return args.config
     if not args.bridge:
@@ -45,7 +45,7 @@ def _config_name(args: argparse.Namespace) -> str:
     from agent_runtime.runfolder import config_for_task
 
     # Never another bridge's config: an unknown task keeps the bridge's own, and its simulator names the tasks.
-    return config_for_task(args.bridge, args.task, BRIDGE_DEFAULT_TASK.get(args.bridge))  # type: ignore[return-value]
+    return config_for_task(args.bridge, args.task, BRIDGE_DEFAULT_TASK.get(args.bridge))
 
 
 def _shortcuts(args: argparse.Namespace) -> dict[str, Any]:
