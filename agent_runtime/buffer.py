@@ -1,31 +1,49 @@
-"""Rollout buffer of decisions, and GAE over macro-actions (discount gamma**k)."""
+"""What a rollout records: complete transitions per environment, and the flat batch an update reads."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
+from agent_runtime.algos.gae import gae
 from agent_runtime.scoring import EncodedPrompt
 
 
 @dataclass
-class Decision:
-    """One decision of one environment."""
+class Transition:
+    """One decision of one environment and its outcome, recorded once, complete."""
 
-    encoded: EncodedPrompt
+    encoded: EncodedPrompt | None  # the prompt and the valid skills, tokenised (None for non-LLM policies)
     action: int
     logp: float  # log-prob of the action under the behaviour policy
-    value: float
+    value: float | None  # the critic's estimate when acting (None without a critic)
     reward: float = 0.0
     k: int = 1  # primitive steps the skill took
-    ended: bool = False  # the episode ended after this decision (done or truncated)
+    done: bool = False  # the episode terminated after this decision
+    truncated: bool = False  # the episode was cut by a step limit after this decision
     overridden: bool = False  # a person chose the action: not in the PPO ratio
+    final: EncodedPrompt | None = None  # a truncated episode's last observation (its bootstrap value)
+
+    @property
+    def ended(self) -> bool:
+        return self.done or self.truncated
+
+
+@dataclass
+class Episode:
+    """A finished episode: its start seed (when known), its transitions and its log record."""
+
+    seed: int | None
+    transitions: list[Transition]
+    record: dict[str, Any]
 
 
 @dataclass
 class Batch:
-    """Flattened decisions ready for PPO."""
+    """Flattened decisions ready for an update."""
 
     encoded: list[EncodedPrompt]
     actions: torch.Tensor
@@ -38,30 +56,37 @@ class Batch:
     def __len__(self) -> int:
         return len(self.encoded)
 
+    @classmethod
+    def of(cls, transitions: list[Transition], advantages: list[float], returns: list[float]) -> Batch:
+        return cls(
+            encoded=[t.encoded for t in transitions],  # type: ignore[misc]
+            actions=torch.tensor([t.action for t in transitions], dtype=torch.long),
+            logps=torch.tensor([t.logp for t in transitions], dtype=torch.float32),
+            values=torch.tensor([t.value or 0.0 for t in transitions], dtype=torch.float32),
+            advantages=torch.tensor(advantages, dtype=torch.float32),
+            returns=torch.tensor(returns, dtype=torch.float32),
+            overridden=torch.tensor([t.overridden for t in transitions], dtype=torch.bool),
+        )
+
 
 @dataclass
-class RolloutBuffer:
-    """Per-environment lists of decisions for one rollout."""
+class Rollout:
+    """Per-environment transitions in time order, and where each environment stands now."""
 
     num_envs: int
-    steps: list[list[Decision]] = field(default_factory=list)
+    steps: list[list[Transition]] = field(default_factory=list)
+    last: list[EncodedPrompt] | list[None] = field(default_factory=list)  # the observations acted on next
+    episodes: list[Episode] = field(default_factory=list)  # episodes that ended in this rollout
     _episode_start: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
         self.steps = [[] for _ in range(self.num_envs)]
+        self.last = [None] * self.num_envs
         self._episode_start = [0] * self.num_envs
 
-    def add(self, env: int, d: Decision) -> None:
-        self.steps[env].append(d)
-
-    def complete(self, env: int, reward: float, k: int, ended: bool) -> None:
-        """Fill in the outcome of env's last decision."""
-        d = self.steps[env][-1]
-        d.reward, d.k, d.ended = reward, k, ended
-        if ended:
+    def add(self, env: int, t: Transition) -> None:
+        self.steps[env].append(t)
+        if t.ended:
             self._episode_start[env] = len(self.steps[env])
 
     def drop_partial_episode(self, env: int) -> int:
@@ -74,38 +99,46 @@ class RolloutBuffer:
     def __len__(self) -> int:
         return sum(len(s) for s in self.steps)
 
-    def compute(self, last_values: list[float], gamma: float, gae_lambda: float) -> Batch:
-        """GAE: delta_t = r_t + gamma**k_t * V_{t+1} * (1 - ended_t) - V_t.
+    def transitions(self) -> list[Transition]:
+        return [t for seq in self.steps for t in seq]
 
-        A time-limit truncation is treated as an episode end (no bootstrap), as CleanRL does.
-        """
-        encoded, acts, logps, vals, advs, rets, over = [], [], [], [], [], [], []
+    def batch(
+        self,
+        value_of: Callable[[list[EncodedPrompt]], list[float]],
+        gamma: float,
+        gae_lambda: float,
+        time_limit_terminal: bool,
+    ) -> Batch:
+        """GAE over every environment's sequence (see ``algos.gae``); ``value_of`` gives the critic's
+        values of the observations bootstrapped from (each env's next one, truncated episodes' last)."""
+        wanted: list[EncodedPrompt] = []
         for env, seq in enumerate(self.steps):
-            adv = 0.0
-            next_value = last_values[env]
-            env_adv = [0.0] * len(seq)
-            for t in range(len(seq) - 1, -1, -1):
-                d = seq[t]
-                discount = gamma ** d.k
-                nonterminal = 0.0 if d.ended else 1.0
-                delta = d.reward + discount * next_value * nonterminal - d.value
-                adv = delta + discount * gae_lambda * nonterminal * adv
-                env_adv[t] = adv
-                next_value = d.value
-            for d, a in zip(seq, env_adv):
-                encoded.append(d.encoded)
-                acts.append(d.action)
-                logps.append(d.logp)
-                vals.append(d.value)
-                advs.append(a)
-                rets.append(a + d.value)
-                over.append(d.overridden)
-        return Batch(
-            encoded=encoded,
-            actions=torch.tensor(acts, dtype=torch.long),
-            logps=torch.tensor(logps, dtype=torch.float32),
-            values=torch.tensor(vals, dtype=torch.float32),
-            advantages=torch.tensor(advs, dtype=torch.float32),
-            returns=torch.tensor(rets, dtype=torch.float32),
-            overridden=torch.tensor(over, dtype=torch.bool),
-        )
+            if seq and not seq[-1].ended and self.last[env] is not None:
+                wanted.append(self.last[env])  # type: ignore[arg-type]
+            if not time_limit_terminal:
+                wanted += [t.final for t in seq if t.truncated and not t.done and t.final is not None]
+        known = dict(zip(map(id, wanted), value_of(wanted) if wanted else []))
+        flat: list[Transition] = []
+        advs: list[float] = []
+        rets: list[float] = []
+        for env, seq in enumerate(self.steps):
+            if not seq:
+                continue
+            last = known.get(id(self.last[env]), 0.0)
+            nxt = [t.value or 0.0 for t in seq[1:]] + [last]
+            for i, t in enumerate(seq):
+                if t.truncated and not t.done:
+                    nxt[i] = known.get(id(t.final), 0.0)
+            a, r = gae(
+                torch.tensor([t.reward for t in seq], dtype=torch.float64),
+                torch.tensor([t.value or 0.0 for t in seq], dtype=torch.float64),
+                torch.tensor(nxt, dtype=torch.float64),
+                torch.tensor([t.k for t in seq], dtype=torch.float64),
+                torch.tensor([t.done or (t.truncated and time_limit_terminal) for t in seq], dtype=torch.float64),
+                torch.tensor([t.ended for t in seq], dtype=torch.float64),
+                gamma, gae_lambda,
+            )  # fmt: skip
+            flat += seq
+            advs += a.tolist()
+            rets += r.tolist()
+        return Batch.of(flat, advs, rets)

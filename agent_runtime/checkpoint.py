@@ -1,4 +1,4 @@
-"""Checkpoints: adapter (PEFT format), value head, optimisers, counters, RNG states.
+"""Checkpoints: adapters (PEFT format), value head, the algorithm's state, counters, RNG states.
 
 Each checkpoint is a folder ``step-<decisions>`` written to a temporary folder and
 renamed into place, so a crash never leaves a half-written checkpoint; only the
@@ -21,7 +21,6 @@ import numpy as np
 import torch
 
 from agent_runtime.policy import ActorCritic
-from agent_runtime.ppo import PPO
 
 STATE_FILE = "trainer_state.pt"
 PREFIX = "step-"
@@ -49,7 +48,7 @@ def set_rng_state(state: dict[str, Any], np_rng: np.random.Generator) -> None:
 def save_checkpoint(
     folder: Path,
     policy: ActorCritic,
-    ppo: PPO,
+    algo: Any,
     counters: dict[str, int],
     np_rng: np.random.Generator,
     keep: int,
@@ -66,7 +65,8 @@ def save_checkpoint(
     tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=folder))
     try:
         policy.save(tmp)
-        torch.save({"counters": counters, "ppo": ppo.state_dict(), "rng": rng_state(np_rng)}, tmp / STATE_FILE)
+        algorithm = {"name": algo.name, "state": algo.state_dict()}
+        torch.save({"counters": counters, "algorithm": algorithm, "rng": rng_state(np_rng)}, tmp / STATE_FILE)
         if config_yaml:
             (tmp / "config.yaml").write_text(config_yaml)
         if extra is not None:
@@ -176,12 +176,24 @@ def find_checkpoint(path: str | Path) -> Path:
     raise FileNotFoundError(f"no checkpoint found at {p} (looked for {PREFIX}* folders with {STATE_FILE})")
 
 
-def load_checkpoint(path: Path, policy: ActorCritic, ppo: PPO | None, np_rng: np.random.Generator | None) -> dict[str, int]:
-    """Restore weights (and optimisers and RNG states when given); returns the counters."""
-    policy.load(path)
+class CheckpointError(ValueError):
+    """A checkpoint that cannot continue this run; the message says why in one line."""
+
+
+def load_checkpoint(path: Path, policy: ActorCritic, algo: Any | None, np_rng: np.random.Generator | None) -> dict[str, int]:
+    """Restore weights (and the algorithm's state and RNG states when given); returns the counters.
+
+    Checkpoints written before the algorithm seam hold PPO's optimisers under ``ppo``: they load into
+    PPO and are refused, with the reason, by any other algorithm."""
     state = torch.load(path / STATE_FILE, weights_only=False)
-    if ppo is not None:
-        ppo.load_state_dict(state["ppo"])
+    if algo is not None:
+        saved = state.get("algorithm") or {"name": "ppo", "state": state.get("ppo")}
+        if saved["name"] != algo.name or saved["state"] is None:
+            raise CheckpointError(f"checkpoint {path} was written by algorithm {saved['name']!r}; "
+                                  f"this run uses {algo.name!r} (set run.algorithm={saved['name']} to continue it)")
+    policy.load(path)
+    if algo is not None:
+        algo.load_state_dict(saved["state"])
     if np_rng is not None:
         set_rng_state(state["rng"], np_rng)
     return dict(state["counters"])

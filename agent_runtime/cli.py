@@ -170,7 +170,7 @@ def _run_with_tui(args: argparse.Namespace, cfg) -> int:
     import subprocess
     import tempfile
 
-    from tui.wire import ControlClient
+    from bridges.telemetry_wire import ControlClient
 
     sock = Path(tempfile.mkdtemp(prefix="agent-runtime-"))  # the sockets only (ipc paths must stay short)
     pub = cfg.telemetry.pub or f"ipc://{sock}/telemetry"
@@ -246,7 +246,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         s = res.summary()
         results.append(s)
         sr = "-" if s["success_rate"] is None else f"{s['success_rate']:.3f}"
-        extra = f"  crafter score {s['crafter_score']:.2f}" if "crafter_score" in s else ""
+        extra = f"  achievement score {s['achievement_score']:.2f}" if "achievement_score" in s else ""
         console.print(f"[bold]{kind:>10}[/]  episodes {s['episodes']}  success {sr}  mean return {s['mean_return']:.3f}{extra}")
     if args.json:
         Path(args.json).write_text(json.dumps({"seeds": seeds, "results": results}, indent=2))

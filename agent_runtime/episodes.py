@@ -1,6 +1,10 @@
-"""Running sums of the episode in progress in each environment (the trainer's and the baselines')."""
+"""Running sums of the episode in progress in each environment, and the record of a finished one."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from bridges.spec import Observation
 
 
 class EpisodeStats:
@@ -22,3 +26,18 @@ class EpisodeStats:
         out = (self.ret[i], self.length[i], self.primitive[i])
         self.ret[i], self.length[i], self.primitive[i] = 0.0, 0, 0
         return out
+
+
+def episode_record(env: int, seed: int | None, totals: tuple[float, int, int], last: Observation,
+                   decisions: int) -> dict[str, Any]:
+    """The log record of a finished episode (the same fields for training, evaluation and baselines):
+    env, seed, return, length (decisions), primitive_steps, success, truncated, decisions (all
+    environments' decisions so far) and, where the simulator reports them, achievements."""
+    ret, length, prim = totals
+    rec: dict[str, Any] = {
+        "env": env, "seed": seed, "return": ret, "length": length, "primitive_steps": prim,
+        "success": last.info.get("success"), "truncated": last.truncated, "decisions": decisions,
+    }  # fmt: skip
+    if "achievements" in last.info:
+        rec["achievements"] = last.info["achievements"]
+    return rec

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-import random
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from agent_runtime.acting import decide
 from agent_runtime.checkpoint import find_checkpoint, load_checkpoint
 from agent_runtime.config import Config
 from agent_runtime.envs import make_env
+from agent_runtime.metrics import achievement_score
 from agent_runtime.policy import ActorCritic
 from agent_runtime.prompt import PromptBuilder
-from bridges.spec import Observation
+from agent_runtime.rollout import Actor, Collector, LLMActor, RandomActor
 
 POLICIES = ("checkpoint", "zero-shot", "random")
+log = logging.getLogger("agent_runtime")
 
 
 @dataclass
 class EvalResult:
     policy: str
     episodes: list[dict[str, Any]]
+    dropped: int = 0  # episodes lost to a crashed simulator (not counted)
 
     @property
     def success_rate(self) -> float | None:
@@ -37,15 +39,14 @@ class EvalResult:
         out: dict[str, Any] = {
             "policy": self.policy,
             "episodes": len(self.episodes),
+            "dropped": self.dropped,
             "success_rate": self.success_rate,
             "mean_return": self.mean_return,
             "mean_length": float(np.mean([e["length"] for e in self.episodes])),
         }
         achievements = [e["achievements"] for e in self.episodes if "achievements" in e]
         if achievements:
-            from bridges.crafter.score import score_episodes
-
-            out["crafter_score"] = score_episodes(achievements)
+            out["achievement_score"] = achievement_score(achievements)
         return out
 
 
@@ -58,67 +59,34 @@ def evaluate(
     greedy: bool = True,
     num_envs: int | None = None,
 ) -> EvalResult:
-    """Run one episode per seed with the chosen policy; returns per-episode records."""
+    """Run one episode per seed with the chosen policy; returns per-episode records.
+
+    An episode whose simulator crashed is dropped (not counted, and logged); ``dropped`` says how many.
+    """
     if policy_kind not in POLICIES:
         raise ValueError(f"policy {policy_kind!r} is not one of {POLICIES}")
-    from agent_runtime.trainer import seed_everything
+    from agent_runtime.trainer import build_guidance, build_policy, seed_everything
 
     seed_everything(cfg.run.seed)
-    rng = random.Random(cfg.run.seed)
     if policy_kind != "random" and policy is None:
-        from agent_runtime.trainer import build_policy
-
         policy = build_policy(cfg)
     if policy_kind == "checkpoint":
         if checkpoint is None:
             raise ValueError("policy 'checkpoint' needs a checkpoint path")
-        load_checkpoint(find_checkpoint(checkpoint), policy, None, None)
-    prompts = PromptBuilder(cfg.prompt.template)
+        load_checkpoint(find_checkpoint(checkpoint), policy, None, None)  # type: ignore[arg-type]
     n = min(num_envs or cfg.env.num_envs, len(seeds))
-    guide = None
-    if cfg.guidance.enabled and policy is not None:
-        from agent_runtime.guidance import Guidance
-
-        guide = Guidance(cfg.guidance, policy, n, seed=cfg.run.seed)
-        saved = find_checkpoint(checkpoint) / "guidance" if checkpoint is not None else None
-        if saved is not None and saved.exists():
-            guide.load(str(saved))
+    guide = build_guidance(cfg, policy, n) if policy is not None else None
+    if guide is not None and checkpoint is not None and (find_checkpoint(checkpoint) / "guidance").exists():
+        guide.load(str(find_checkpoint(checkpoint) / "guidance"))
+    actor: Actor = RandomActor(cfg.run.seed) if policy is None else LLMActor(policy, with_values=False)
     venv = make_env(cfg.env, num_envs=n)
-    episodes: list[dict[str, Any]] = []
     try:
-        for start in range(0, len(seeds), n):
-            chunk = seeds[start : start + n]
-            obs: list[Observation] = venv.reset(chunk + [chunk[-1]] * (n - len(chunk)))
-            live = [i < len(chunk) for i in range(n)]
-            ret, length = [0.0] * n, [0] * n
-            while any(live):
-                if policy_kind == "random":
-                    actions = [rng.randrange(len(o.skills)) for o in obs]
-                else:
-                    subgoals = guide.subgoals(obs) if guide else [""] * n
-                    texts = [prompts.build(o, g) for o, g in zip(obs, subgoals)]
-                    d = decide(policy, texts, [o.skills for o in obs], greedy, with_values=False)
-                    actions = d.actions
-                    if guide:
-                        guide.observe(obs, actions)
-                new = venv.step(actions)
-                nxt = []
-                for i, o in enumerate(new):
-                    if live[i]:
-                        ret[i] += o.reward
-                        length[i] += 1
-                        if o.ended:
-                            live[i] = False
-                            if guide:
-                                guide.episode_end(i, o)
-                            rec = {"seed": chunk[i], "return": ret[i], "length": length[i], "success": o.info.get("success")}
-                            if "achievements" in o.info:
-                                rec["achievements"] = o.info["achievements"]
-                            episodes.append(rec)
-                    nxt.append(o.reset_obs if o.ended else o)
-                obs = nxt
+        collector = Collector(venv, actor, PromptBuilder(cfg.prompt.template), guide=guide, greedy=greedy)
+        episodes = [e.record for e in collector.episodes_from(seeds)]
     finally:
         venv.close()
         if guide:
             guide.close()
-    return EvalResult(policy_kind, episodes)
+    if collector.dropped:
+        log.warning("%s: %d of %d episodes dropped (a simulator crashed)", policy_kind, collector.dropped, len(seeds))
+    return EvalResult(policy_kind, episodes, collector.dropped)

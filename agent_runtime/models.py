@@ -97,7 +97,7 @@ def default_model_path(cache_dir: str | None = None) -> Path:
     # save_pretrained refuses a model that still carries its quantization config.
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
@@ -140,7 +140,7 @@ def tiny_model(kind: str, tokenizer: PreTrainedTokenizerBase, seed: int = 0) -> 
         )
         return AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
     if kind == "tiny-t5":
-        cfg = T5Config(
+        cfg = T5Config(  # type: ignore[assignment,call-arg]
             vocab_size=vocab,
             d_model=64,
             d_kv=16,
@@ -184,7 +184,7 @@ def load_model(
         tok = AutoTokenizer.from_pretrained(path)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
-    model.to(device=device, dtype=DTYPES[dtype])
+    model.to(device=device, dtype=DTYPES[dtype])  # type: ignore[call-arg]
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)

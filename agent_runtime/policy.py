@@ -1,11 +1,14 @@
-"""The LLM actor-critic: one frozen base model, a LoRA actor, a value head critic.
+"""The LLM actor-critic: the actor adapter scores skills, a value head on named features is the critic.
 
-Actor: the policy over valid skills is the softmax of the (normalised) LLM
-log-likelihoods of the skill texts, with a LoRA adapter on the base model.
-Critic: an MLP on the hidden state of the last prompt token, read either from
-the base model with the adapter disabled (``critic.input: base``, TWOSOME) or
-from the adapted model's scoring forward (``shared``, GLAM-like: no extra
-forward, and the value loss also trains the adapter).
+Actor: the policy over valid skills is the softmax of the (normalised) LLM log-likelihoods of the
+skill texts, under the actor LoRA adapter. Critic: an MLP on the hidden state of the last prompt
+token, read from
+
+* ``base``: the frozen base model, adapters off (TWOSOME). The feature never changes, so it is
+  computed once per prompt (at acting time) and reused by every epoch (``critic.cache_features``);
+* ``shared``: the actor's own scoring forward (GLAM-like: no extra forward; the value loss also
+  trains the actor adapter);
+* ``lora``: a second LoRA adapter on the same frozen base, trained by the value loss alone.
 """
 
 from __future__ import annotations
@@ -15,15 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from agent_runtime.adapters import ACTOR, CRITIC, Adapters, load_adapter_standalone, resolve_target_modules
 from agent_runtime.models import LoadedModel
-from agent_runtime.scoring import EncodedPrompt, Scorer, ScoreOutput, _backbone_and_head
+from agent_runtime.scoring import EncodedPrompt, ScoreOutput, Scorer, _backbone_and_head
 
-CRITIC_INPUTS = ("base", "shared")
+__all__ = ["CRITIC_INPUTS", "ActorCritic", "PolicyOutput", "load_adapter_standalone", "resolve_target_modules"]
+
+CRITIC_INPUTS = ("base", "shared", "lora")
 VALUE_HEAD_FILE = "value_head.safetensors"
+CRITIC_ADAPTER_DIR = "critic"
 
 
 def value_mlp(in_dim: int, hidden: list[int]) -> nn.Sequential:
@@ -51,20 +57,6 @@ class PolicyOutput:
         return -(lp.exp() * lp.masked_fill(~self.scores.mask, 0.0)).sum(-1)
 
 
-# Llama-style names and their T5 equivalents, so one config works for both families.
-T5_NAMES = {"q_proj": "q", "k_proj": "k", "v_proj": "v", "o_proj": "o"}
-
-
-def resolve_target_modules(model: nn.Module, wanted: list[str]) -> list[str]:
-    """The LoRA target module names as this model spells them; an error lists the names it has."""
-    linear = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear)}
-    resolved = [w if w in linear else T5_NAMES.get(w, w) for w in wanted]
-    missing = [w for w, r in zip(wanted, resolved) if r not in linear]
-    if missing:
-        raise ValueError(f"lora.target_modules: {missing} not in this model; its linear layers are: {sorted(linear)}")
-    return resolved
-
-
 def autocast_dtype(mode: str, model_dtype: torch.dtype) -> torch.dtype | None:
     """The autocast dtype for ``model.autocast`` ('auto', 'bf16', 'fp16', 'none'), or None for off.
 
@@ -81,7 +73,7 @@ def autocast_dtype(mode: str, model_dtype: torch.dtype) -> torch.dtype | None:
 
 
 class ActorCritic(nn.Module):
-    """LoRA actor + value-head critic over one frozen base model."""
+    """LoRA actor + value-head critic over one frozen base model (see the module docstring)."""
 
     def __init__(
         self,
@@ -95,22 +87,20 @@ class ActorCritic(nn.Module):
         normalization: str = "token",
         separator: str = " ",
         autocast: str = "auto",
+        cache_features: bool = True,
     ):
         super().__init__()
         if critic_input not in CRITIC_INPUTS:
             raise ValueError(f"critic.input: {critic_input!r} is not one of {CRITIC_INPUTS}")
         self.critic_input = critic_input
+        self.cache_features = cache_features
         self.autocast_dtype = autocast_dtype(autocast, next(loaded.model.parameters()).dtype)
         self.tokenizer = loaded.tokenizer
         self.source = loaded.source
-        lora = LoraConfig(
-            r=lora_r,
-            lora_alpha=lora_alpha,
-            lora_dropout=lora_dropout,
-            target_modules=resolve_target_modules(loaded.model, target_modules or ["q_proj", "v_proj"]),
-            task_type=TaskType.SEQ_2_SEQ_LM if loaded.is_encoder_decoder else TaskType.CAUSAL_LM,
-        )
-        self.model = get_peft_model(loaded.model, lora)
+        self.adapters = Adapters(loaded.model, lora_r, lora_alpha, lora_dropout, target_modules)
+        if critic_input == "lora":
+            self.adapters.add(CRITIC, lora_r, lora_alpha, lora_dropout, target_modules, seed=0)
+        self.model = self.adapters.model
         hf, head = _backbone_and_head(self.model)
         hidden_size = hf.config.d_model if loaded.is_encoder_decoder else hf.config.hidden_size
         self.value_head = value_mlp(hidden_size, critic_hidden if critic_hidden is not None else [1024, 512])
@@ -123,10 +113,11 @@ class ActorCritic(nn.Module):
         return next(self.value_head.parameters()).device
 
     def actor_parameters(self) -> list[nn.Parameter]:
-        return [p for n, p in self.model.named_parameters() if p.requires_grad]
+        return self.adapters.parameters(ACTOR)
 
     def critic_parameters(self) -> list[nn.Parameter]:
-        return list(self.value_head.parameters())
+        extra = self.adapters.parameters(CRITIC) if self.critic_input == "lora" else []
+        return list(self.value_head.parameters()) + extra
 
     def encode(self, prompts: list[str], candidates: list[list[str]]) -> list[EncodedPrompt]:
         return self.scorer.encode(prompts, candidates)
@@ -134,58 +125,61 @@ class ActorCritic(nn.Module):
     def forward(self, batch: list[EncodedPrompt], with_values: bool = True) -> PolicyOutput:
         """Action distribution and (unless ``with_values=False``) value for encoded prompts (differentiable)."""
         with self._autocast():
-            return self._forward(batch, with_values)
+            shared = self.critic_input == "shared" and with_values
+            with self.adapters.active(ACTOR):
+                scores = self.scorer.forward(batch, return_hidden=shared)
+            if not with_values:
+                return PolicyOutput(scores=scores, values=None)
+            feats = scores.hidden if shared else self._features(batch)
+            assert feats is not None
+            return PolicyOutput(scores=scores, values=self.value_head(feats.float()).squeeze(-1))
 
     def values(self, batch: list[EncodedPrompt]) -> torch.Tensor:
-        """The critic alone (e.g. the bootstrap value after a rollout): no candidate is scored."""
+        """The critic alone (e.g. a bootstrap value): no candidate is scored."""
         with self._autocast():
-            if self.critic_input == "shared":
-                feats = self.scorer.prompt_features(batch)
-            else:
-                feats = self._base_features(batch)
-            return self.value_head(feats.float()).squeeze(-1)
+            return self.value_head(self._features(batch).float()).squeeze(-1)
 
     def _autocast(self) -> torch.autocast:
         dtype = self.autocast_dtype
         return torch.autocast(self.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
 
-    def _forward(self, batch: list[EncodedPrompt], with_values: bool) -> PolicyOutput:
-        shared = self.critic_input == "shared"
-        scores = self.scorer.forward(batch, return_hidden=shared and with_values)
-        if not with_values:
-            return PolicyOutput(scores=scores, values=None)
-        feats = scores.hidden if shared else self._base_features(batch)
-        values = self.value_head(feats.float()).squeeze(-1)
-        return PolicyOutput(scores=scores, values=values)
+    def _features(self, batch: list[EncodedPrompt]) -> torch.Tensor:
+        """The critic's input for prompts, from the prompts alone."""
+        if self.critic_input == "base":
+            return self._base_features(batch)
+        with self.adapters.active(CRITIC if self.critic_input == "lora" else ACTOR):
+            return self.scorer.prompt_features(batch)
 
     def _base_features(self, batch: list[EncodedPrompt]) -> torch.Tensor:
-        """TWOSOME's critic input: the frozen base model (adapter off) at the last prompt token."""
-        with torch.no_grad(), self.model.disable_adapter():
-            return self.scorer.prompt_features(batch)
+        """TWOSOME's critic input: the frozen base model (adapters off) at the last prompt token."""
+        todo = [e for e in batch if e.base_features is None] if self.cache_features else batch
+        if todo:
+            with torch.no_grad(), self.adapters.active(None):
+                feats = self.scorer.prompt_features(todo)
+            if not self.cache_features:
+                return feats
+            for e, f in zip(todo, feats):
+                e.base_features = f
+        return torch.stack([e.base_features for e in batch])  # type: ignore[misc]
 
     # ------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
-        """The adapter in PEFT format (``PeftModel.from_pretrained`` loads it) plus the value head."""
+        """The actor adapter in PEFT format (``PeftModel.from_pretrained`` loads it), the value head, and
+        the critic adapter (``critic/``) when there is one."""
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(path)
+        self.adapters.save(ACTOR, path)
+        if self.critic_input == "lora":
+            self.adapters.save(CRITIC, path / CRITIC_ADAPTER_DIR)
         save_file({k: v.detach().cpu().contiguous() for k, v in self.value_head.state_dict().items()}, path / VALUE_HEAD_FILE)
         (path / "critic.json").write_text(json.dumps({"input": self.critic_input, "base_model": self.source}))
 
     def load(self, path: str | Path) -> None:
-        """Load an adapter and value head saved by ``save`` into this model."""
+        """Load the adapters and value head saved by ``save`` into this model."""
         path = Path(path)
-        from peft import set_peft_model_state_dict
-        from peft.utils import load_peft_weights
-
-        weights = load_peft_weights(str(path), device=str(self.device))
-        result = set_peft_model_state_dict(self.model, weights)
-        missing_lora = [k for k in getattr(result, "unexpected_keys", []) if "lora" in k]
-        if missing_lora:
-            raise ValueError(f"adapter in {path} does not fit this model: unexpected keys {missing_lora[:3]}")
+        saved = json.loads((path / "critic.json").read_text()).get("input") if (path / "critic.json").exists() else None
+        if saved is not None and saved != self.critic_input:
+            raise ValueError(f"checkpoint {path} has critic.input {saved!r}, this run {self.critic_input!r}")
+        self.adapters.load(ACTOR, path)
+        if self.critic_input == "lora":
+            self.adapters.load(CRITIC, path / CRITIC_ADAPTER_DIR)
         self.value_head.load_state_dict(load_file(str(path / VALUE_HEAD_FILE), device=str(self.device)))
-
-
-def load_adapter_standalone(base_model: torch.nn.Module, path: str | Path) -> PeftModel:
-    """How a user loads a saved actor with plain peft (documented; used in tests)."""
-    return PeftModel.from_pretrained(base_model, str(path))

@@ -30,11 +30,13 @@ Gradients flow through the same path (PPO re-scores with it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from torch import nn
+from transformers import PreTrainedTokenizerBase
 
 NORMALIZATIONS = ("sum", "token", "word")
 
@@ -47,6 +49,9 @@ class EncodedPrompt:
     suffixes: list[list[int]]  # per candidate: tokens after the shared prefix
     score_from: list[int]  # per candidate: index in its suffix of the first scored token
     n_words: list[int]  # per candidate: word count (for 'word' normalisation)
+    # The frozen base model's critic feature for this prompt, once computed (``critic.input: base``): it
+    # never changes, so acting computes it and every PPO epoch reuses it.
+    base_features: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_scored(self) -> list[int]:
@@ -69,9 +74,9 @@ class ScoreOutput:
         return out
 
 
-def _backbone_and_head(model: torch.nn.Module) -> tuple[PreTrainedModel, torch.nn.Module]:
+def _backbone_and_head(model: torch.nn.Module) -> tuple[Any, nn.Linear]:
     """The HF model under a possible PeftModel wrapper, and its output projection."""
-    hf = model.get_base_model() if hasattr(model, "get_base_model") else model
+    hf: Any = model.get_base_model() if hasattr(model, "get_base_model") else model  # type: ignore[operator]
     return hf, hf.get_output_embeddings()
 
 

@@ -42,7 +42,7 @@ from typing import Any
 
 import zmq
 
-from tui import wire
+from bridges import telemetry_wire as wire
 
 
 def _json_default(obj: Any) -> Any:
@@ -174,7 +174,8 @@ class Telemetry:
             warnings.warn(text, RuntimeWarning, stacklevel=3)
 
     def publish_decision(self, msg: dict[str, Any]) -> None:
-        """One decision: env, step, episode_step, text, skills, probs, value, action, overridden, reward, greedy."""
+        """One decision: env, step, episode_step, prompt, observation, skills, probs, value, action, action_text,
+        overridden, reward, greedy (see ``agent_runtime.sinks``)."""
         if self._pub is None:
             return
         data = self._pack(msg)
@@ -225,7 +226,8 @@ class Telemetry:
                     self._send(wire.TOPIC_HEARTBEAT, data)
 
     def set_pending(self, observations: list[dict[str, Any]] | None) -> None:
-        """The observations of the coming round, one map per env (``text``, ``skills``).
+        """The observations of the coming round, one map per env (``observation``, ``skills``, and the
+        policy's ``probs`` and ``value`` for them).
 
         An entry may carry the policy's scores of that observation, ``probs`` (one per skill) and
         ``value``: a paused TUI then shows them, so that an override is an informed choice.

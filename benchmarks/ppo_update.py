@@ -27,7 +27,8 @@ def _worker(path: str, decisions: int, prompt_tokens: int, dtype: str, threads: 
     from agent_runtime.buffer import Batch
     from agent_runtime.models import load_model
     from agent_runtime.policy import ActorCritic
-    from agent_runtime.ppo import PPO, PPOSettings
+    from agent_runtime.algos.ppo import PPO
+    from agent_runtime.config import PPOSection
     # The scoring benchmark's prompt and candidates (this script's folder is on sys.path).
     from scoring import CANDIDATES, make_prompt
 
@@ -72,7 +73,7 @@ def _worker(path: str, decisions: int, prompt_tokens: int, dtype: str, threads: 
         returns=torch.randn(decisions),
         overridden=torch.zeros(decisions, dtype=torch.bool),
     )
-    ppo = PPO(ac, PPOSettings(update_epochs=1, minibatch_size=32, micro_batch_size=8), 1e-4, 1e-3)
+    ppo = PPO(ac, PPOSection(update_epochs=1, minibatch_size=32, micro_batch_size=8, lr_actor=1e-4, lr_critic=1e-3))
     ac.train()
     t0 = time.perf_counter()
     stats = ppo.update(batch, np.random.default_rng(0))

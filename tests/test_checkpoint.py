@@ -11,7 +11,8 @@ import torch
 from agent_runtime.checkpoint import find_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
 from agent_runtime.models import load_model
 from agent_runtime.policy import ActorCritic, load_adapter_standalone
-from agent_runtime.ppo import PPO, PPOSettings
+from agent_runtime.algos.ppo import PPO
+from agent_runtime.config import PPOSection
 
 
 def _policy(seed: int) -> ActorCritic:
@@ -30,7 +31,7 @@ def _train_a_little(policy: ActorCritic, ppo: PPO) -> None:
 def test_round_trip_restores_everything(tmp_path):
     torch.manual_seed(0)
     pol = _policy(0)
-    ppo = PPO(pol, PPOSettings(), 1e-2, 1e-2)
+    ppo = PPO(pol, PPOSection(lr_actor=1e-2, lr_critic=1e-2))
     _train_a_little(pol, ppo)
     rng = np.random.default_rng(5)
     rng.random(3)
@@ -40,7 +41,7 @@ def test_round_trip_restores_everything(tmp_path):
     expect_rng = (random.random(), rng.random(), torch.rand(1).item())
 
     pol2 = _policy(1)
-    ppo2 = PPO(pol2, PPOSettings(), 1e-2, 1e-2)
+    ppo2 = PPO(pol2, PPOSection(lr_actor=1e-2, lr_critic=1e-2))
     rng2 = np.random.default_rng(0)
     got = load_checkpoint(path, pol2, ppo2, rng2)
     assert got == counters
@@ -56,7 +57,7 @@ def test_round_trip_restores_everything(tmp_path):
 
 def test_keep_last_n_and_atomic_folders(tmp_path):
     pol = _policy(0)
-    ppo = PPO(pol, PPOSettings(), 1e-3, 1e-3)
+    ppo = PPO(pol, PPOSection(lr_actor=1e-3, lr_critic=1e-3))
     rng = np.random.default_rng(0)
     for d in (10, 20, 30, 40):
         save_checkpoint(tmp_path, pol, ppo, {"decisions": d, "updates": 1, "episodes": 0}, rng, keep=2)

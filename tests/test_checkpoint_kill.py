@@ -37,6 +37,8 @@ class StubPolicy:
 
 
 class StubPPO:
+    name = "ppo"
+
     def state_dict(self) -> dict:
         return {"algo": {"lr": 1e-3}}
 

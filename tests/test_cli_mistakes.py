@@ -97,7 +97,7 @@ CASES = [
 def test_mistake_gives_one_line_and_exit_2(case, work):
     _, args, words = case
     port = str(free_port())
-    fill = lambda s: s.replace("{w}", str(work)).replace("{port}", port)
+    fill = lambda s: s.replace("{w}", str(work)).replace("{port}", port)  # noqa: E731
     cwd = work if case[0].startswith("readme") else None
     out = cli(*[fill(a) for a in args], cwd=cwd)
     one_line_exit_2(out, *[fill(w) for w in words])

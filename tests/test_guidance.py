@@ -13,16 +13,9 @@ import torch
 
 from agent_runtime.config import GuidanceSection, load_config
 from agent_runtime.embedding import Embedder, comprehension
-from agent_runtime.guidance import (
-    SUBGOAL_TEXT,
-    TECH_ORDER,
-    Guidance,
-    OpenAIChat,
-    guide_messages,
-    open_achievements,
-    parse_subgoal,
-    summarize,
-)
+from agent_runtime.guidance import Guidance, OpenAIChat, guide_messages, summarize
+from skills import crafter_guidance as vocab
+from skills.crafter_guidance import SUBGOAL_TEXT, TECH_ORDER, open_achievements, parse_subgoal
 from agent_runtime.models import load_model
 from agent_runtime.policy import ActorCritic
 from agent_runtime.prompt import PromptBuilder
@@ -83,12 +76,12 @@ def test_open_achievements_follow_the_tech_tree():
 
 
 def test_summary_and_guide_prompt_carry_the_situation():
-    s = summarize(crafter_obs({"collect_wood": 1}), ["explore", "collect wood"], ["collect wood"], 0.734)
+    s = summarize(crafter_obs({"collect_wood": 1}), ["explore", "collect wood"], ["collect wood"], 0.734, vocab)
     text = s.user_text()
     for part in ("tree, water, cow", "9 health, 2 wood", "<collect wood>", "0.734"):
         assert part in text
     assert "sapling" not in s.status  # zero counts are left out
-    msgs = guide_messages(s, "The player has wood.\nIt should build a table.")
+    msgs = guide_messages(s, "The player has wood.\nIt should build a table.", vocab)
     assert [m["role"] for m in msgs] == ["system", "user"]
     assert "place table, make wood pickaxe" in msgs[0]["content"]  # open sub-goals, tech-tree order
     assert "collect wood," not in msgs[0]["content"]  # unlocked already
@@ -96,7 +89,7 @@ def test_summary_and_guide_prompt_carry_the_situation():
 
 
 def test_summary_of_other_simulators_uses_the_text():
-    s = summarize(Observation(text="A red door and a blue door.", skills=["go"]), [], [], None)
+    s = summarize(Observation(text="A red door and a blue door.", skills=["go"]), [], [], None, vocab)
     assert "red door" in s.sees and "none yet" in s.user_text()
 
 
@@ -156,11 +149,8 @@ def test_comprehension_score_prefers_matching_actions(embedder):
 
 def test_sft_changes_the_adapter_and_not_the_policy(policy):
     g = Guidance(GuidanceSection(enabled=True, every=1, max_new_tokens=4, sft_every=2, sft_steps=2), policy, 2)
-    # The shared base: the same tensors, not a copy.
-    pb = dict(policy.model.get_base_model().named_parameters())
-    ab = dict(g.adapter.get_base_model().named_parameters())
-    key = next(k for k in pb if k.endswith("q_proj.base_layer.weight"))
-    assert pb[key].data_ptr() == ab[key].data_ptr()
+    # One more named adapter on the policy's own frozen base: the same module, no copy of weights.
+    assert g.adapters is policy.adapters and g.adapter == "guide"
     # The tiny random model writes only newlines; give the adapter a text to learn from.
     g.adapter_chat.chat = lambda batch: ["The player has wood. Next: place a table."] * len(batch)
     obs = [crafter_obs(), crafter_obs()]
@@ -168,17 +158,19 @@ def test_sft_changes_the_adapter_and_not_the_policy(policy):
     g.observe(obs, [0, 1])
     g.subgoals(obs)
     assert len(g.data) == 4 and g.data[0][1].startswith("The player has wood")
-    policy_before = {k: v.detach().clone() for k, v in policy.state_dict().items()}
-    lora_before = {n: p.detach().clone() for n, p in g.adapter.named_parameters() if p.requires_grad}
-    assert lora_before and all("lora_" in n for n in lora_before)
+    policy_before = {k: v.detach().clone() for k, v in policy.state_dict().items() if ".guide." not in k}
+    lora_before = [p.detach().clone() for p in g.parameters()]
+    assert lora_before and all(".guide." in n for n, p in policy.model.named_parameters()
+                               if any(p is q for q in g.parameters()))
     assert "guidance_sft_loss" not in g.after_update(1)
     stats = g.after_update(2)
     assert math.isfinite(stats["guidance_sft_loss"]) and stats["guidance_sft_loss"] > 0
-    changed = [n for n, p in g.adapter.named_parameters() if p.requires_grad and not torch.equal(p, lora_before[n])]
+    changed = [i for i, p in enumerate(g.parameters()) if not torch.equal(p, lora_before[i])]
     assert changed, "SFT left the adapter's LoRA unchanged"
     for k, v in policy.state_dict().items():
-        assert torch.equal(v, policy_before[k]), f"SFT changed the policy's {k}"
-    assert not g.adapter.training  # back to eval for generation
+        if ".guide." not in k:
+            assert torch.equal(v, policy_before[k]), f"SFT changed the policy's {k}"
+    assert not policy.model.training  # back to eval for generation
     loss2 = g.sft(8)
     assert loss2 < stats["guidance_sft_loss"]  # it learns its own pairs
 
@@ -188,11 +180,13 @@ def test_save_and_load_the_adapter(policy, tmp_path):
     g.data = [([{"role": "user", "content": "Player sees: <tree>."}], "Collect wood.")]
     g.sft(2)
     g.save(str(tmp_path / "guidance"))
-    h = Guidance(GuidanceSection(enabled=True, every=1, max_new_tokens=4), policy, 1)
+    other = ActorCritic(load_model("tiny"), critic_hidden=[16])
+    h = Guidance(GuidanceSection(enabled=True, every=1, max_new_tokens=4), other, 1, seed=1)
+    assert not all(torch.equal(p, q) for p, q in zip(g.parameters(), h.parameters()))
     h.load(str(tmp_path / "guidance"))
     assert h.data == g.data
-    for (n, p), (_, q) in zip(g.adapter.named_parameters(), h.adapter.named_parameters()):
-        assert torch.equal(p, q), n
+    for p, q in zip(g.parameters(), h.parameters()):
+        assert torch.equal(p, q)
 
 
 # ---------------------------------------------------------------- the OpenAI-compatible guide

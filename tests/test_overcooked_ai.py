@@ -117,10 +117,10 @@ def test_baselines_run_over_the_bridge(venv_python):
     venv = _bridge(venv_python, 2, {"horizon": 40, "reward_scale": 0.05}, seed=0)
     try:
         logs = run_random(venv, total_decisions=60, seed=0)
-        assert logs and all(log["steps"] == 40 for log in logs)
+        assert logs and all(log["primitive_steps"] == 40 for log in logs)
         out: dict = {}
         logs = train_ppo_mlp(venv, total_decisions=64, seed=0, num_steps=32, num_minibatches=2, agent_out=out)
-        assert logs and all(log["steps"] == 40 for log in logs)
+        assert logs and all(log["primitive_steps"] == 40 for log in logs)
         # One output per catalogue skill, masked to the valid ones.
         assert out["agent"].actor[-1].out_features == 11
     finally:

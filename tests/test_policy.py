@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from agent_runtime.acting import decide
 from agent_runtime.models import load_model
 from agent_runtime.policy import CRITIC_INPUTS, ActorCritic
+from agent_runtime.rollout import LLMActor
+from bridges.spec import Observation
 
 PROMPTS = ["You are in the kitchen. Your next step is to", "Action 0:"]
 SKILLS = [["walk to the pancake", "open the microwave", "grab the pancake"], ["turn left", "go forward"]]
@@ -37,9 +38,10 @@ def test_values_and_actor_only_forward_match_the_full_forward(critic_input):
 
 def test_decide_without_the_critic():
     ac = ActorCritic(load_model("tiny", seed=0), lora_r=4, lora_alpha=8, critic_hidden=[16])
-    with_v = decide(ac, PROMPTS, SKILLS, greedy=True)
-    without = decide(ac, PROMPTS, SKILLS, greedy=True, with_values=False)
+    obs = [Observation(text=p, skills=s) for p, s in zip(PROMPTS, SKILLS)]
+    with_v = LLMActor(ac).score(PROMPTS, obs)
+    without = LLMActor(ac, with_values=False).score(PROMPTS, obs)
     assert without.values is None and len(with_v.values) == 2
-    assert without.actions == with_v.actions
-    for a, b in zip(without.probs, with_v.probs):
+    assert LLMActor(ac).choose(with_v, obs, greedy=True) == LLMActor(ac).choose(without, obs, greedy=True)
+    for a, b in zip(without.log_probs, with_v.log_probs):
         assert a == pytest.approx(b)

@@ -1,4 +1,4 @@
-"""Rollout buffer (GAE with gamma**k), PPO update rules, override handling."""
+"""Rollouts (the one GAE with gamma**k, truncation), PPO update rules, override handling."""
 
 from __future__ import annotations
 
@@ -6,21 +6,33 @@ import numpy as np
 import pytest
 import torch
 
-from agent_runtime.buffer import Decision, RolloutBuffer
+from agent_runtime.algos.ppo import PPO
+from agent_runtime.buffer import Rollout, Transition
+from agent_runtime.config import PPOSection
 from agent_runtime.policy import ActorCritic
-from agent_runtime.ppo import PPO, PPOSettings
 
 
-def _d(value=0.0, reward=0.0, k=1, ended=False, overridden=False, action=0):
-    return Decision(encoded=None, action=action, logp=-1.0, value=value, reward=reward, k=k, ended=ended, overridden=overridden)
+def _d(value=0.0, reward=0.0, k=1, done=False, overridden=False, action=0, truncated=False, final=None):
+    return Transition(encoded=None, action=action, logp=-1.0, value=value, reward=reward, k=k, done=done,
+                      truncated=truncated, overridden=overridden, final=final)
+
+
+def PPOSettings(**kw):  # noqa: N802 - the settings are the config section; learning rates live there too
+    return PPOSection(**kw)
+
+
+def _ppo(policy, settings, lr_actor, lr_critic):
+    settings.lr_actor, settings.lr_critic = lr_actor, lr_critic
+    return PPO(policy, settings)
 
 
 def test_gae_discounts_by_gamma_to_the_k():
-    buf = RolloutBuffer(1)
-    for d in [_d(value=0.5, reward=0.1, k=3), _d(value=0.2, reward=1.0, k=2, ended=True), _d(value=0.4, reward=0.0, k=1)]:
+    buf = Rollout(1)
+    for d in [_d(value=0.5, reward=0.1, k=3), _d(value=0.2, reward=1.0, k=2, done=True), _d(value=0.4, reward=0.0, k=1)]:
         buf.add(0, d)
+    buf.last = ["next"]
     g, lam = 0.9, 0.8
-    batch = buf.compute(last_values=[0.7], gamma=g, gae_lambda=lam)
+    batch = buf.batch(lambda enc: [0.7] * len(enc), gamma=g, gae_lambda=lam, time_limit_terminal=False)
     # by hand, backwards
     d2 = 0.0 + g**1 * 0.7 - 0.4
     a2 = d2
@@ -32,12 +44,28 @@ def test_gae_discounts_by_gamma_to_the_k():
     torch.testing.assert_close(batch.returns, torch.tensor([a0 + 0.5, a1 + 0.2, a2 + 0.4]))
 
 
+@pytest.mark.parametrize("time_limit_terminal", [False, True])
+def test_truncated_episode_bootstraps_unless_the_time_limit_is_terminal(time_limit_terminal):
+    """A step-limit cut bootstraps from the value of the episode's last observation (0.9 here), unless the
+    config declares the time limit part of the task (TWOSOME's setting)."""
+    buf = Rollout(1)
+    buf.add(0, _d(value=0.5, reward=0.1, k=2))
+    buf.add(0, _d(value=0.3, reward=0.2, k=1, truncated=True, final="last obs"))
+    buf.add(0, _d(value=0.6, reward=0.0, k=1))  # the next episode, cut by the rollout's end
+    buf.last = ["next obs"]
+    values = {"last obs": 0.9, "next obs": 0.7}
+    g, lam = 0.9, 0.8
+    batch = buf.batch(lambda enc: [values[e] for e in enc], gamma=g, gae_lambda=lam, time_limit_terminal=time_limit_terminal)
+    a2 = 0.0 + g * 0.7 - 0.6
+    a1 = 0.2 + (0.0 if time_limit_terminal else g * 0.9) - 0.3  # no carry across the episode boundary
+    a0 = (0.1 + g**2 * 0.3 - 0.5) + g**2 * lam * a1
+    torch.testing.assert_close(batch.advantages, torch.tensor([a0, a1, a2]))
+
+
 def test_drop_partial_episode_keeps_finished_ones():
-    buf = RolloutBuffer(2)
-    buf.add(0, _d())
-    buf.complete(0, 1.0, 1, ended=True)
-    buf.add(0, _d())
-    buf.complete(0, 0.0, 1, ended=False)
+    buf = Rollout(2)
+    buf.add(0, _d(reward=1.0, done=True))
+    buf.add(0, _d(reward=0.0))
     buf.add(0, _d())  # in flight when the simulator died
     buf.add(1, _d())
     assert buf.drop_partial_episode(0) == 2
@@ -71,7 +99,7 @@ def _batch(policy, overridden, actions=(0, 1, 1, 0)):
 
 
 def test_update_moves_policy_toward_advantage(policy):
-    ppo = PPO(policy, PPOSettings(update_epochs=4, minibatch_size=4, micro_batch_size=2, ent_coef=0.0), 1e-2, 1e-2)
+    ppo = _ppo(policy, PPOSettings(update_epochs=4, minibatch_size=4, micro_batch_size=2, ent_coef=0.0), 1e-2, 1e-2)
     batch = _batch(policy, [False] * 4)
     stats = ppo.update(batch, np.random.default_rng(0))
     with torch.no_grad():
@@ -83,7 +111,7 @@ def test_update_moves_policy_toward_advantage(policy):
 
 def test_overridden_steps_do_not_enter_the_ratio(policy):
     """All steps overridden and no BC: the actor gets no policy gradient at all."""
-    ppo = PPO(policy, PPOSettings(update_epochs=1, minibatch_size=4, micro_batch_size=4, ent_coef=0.0, bc_coef=0.0), 1e-2, 1e-2)
+    ppo = _ppo(policy, PPOSettings(update_epochs=1, minibatch_size=4, micro_batch_size=4, ent_coef=0.0, bc_coef=0.0), 1e-2, 1e-2)
     before = {n: p.detach().clone() for n, p in policy.model.named_parameters() if p.requires_grad}
     stats = ppo.update(_batch(policy, [True] * 4), np.random.default_rng(0))
     assert stats["pg_loss"] == 0.0 and stats["approx_kl"] == 0.0
@@ -93,7 +121,7 @@ def test_overridden_steps_do_not_enter_the_ratio(policy):
 
 
 def test_behaviour_cloning_pulls_toward_the_person(policy):
-    ppo = PPO(policy, PPOSettings(update_epochs=3, minibatch_size=4, micro_batch_size=4, ent_coef=0.0, bc_coef=1.0), 1e-2, 1e-2)
+    ppo = _ppo(policy, PPOSettings(update_epochs=3, minibatch_size=4, micro_batch_size=4, ent_coef=0.0, bc_coef=1.0), 1e-2, 1e-2)
     batch = _batch(policy, [True] * 4, actions=(0, 0, 0, 0))  # the person always opens the red door
     batch.advantages = torch.tensor([-5.0, -5.0, -5.0, -5.0])  # would push away if it entered the ratio
     stats = ppo.update(batch, np.random.default_rng(0))
@@ -104,13 +132,13 @@ def test_behaviour_cloning_pulls_toward_the_person(policy):
 
 
 def test_target_kl_stops_early(policy):
-    ppo = PPO(policy, PPOSettings(update_epochs=20, minibatch_size=2, micro_batch_size=2, target_kl=1e-6), 5e-2, 1e-2)
+    ppo = _ppo(policy, PPOSettings(update_epochs=20, minibatch_size=2, micro_batch_size=2, target_kl=1e-6), 5e-2, 1e-2)
     stats = ppo.update(_batch(policy, [False] * 4), np.random.default_rng(0))
     assert stats["early_stop"] == 1.0
 
 
 def test_lr_anneal(policy):
-    ppo = PPO(policy, PPOSettings(), 1e-3, 2e-3)
+    ppo = _ppo(policy, PPOSettings(), 1e-3, 2e-3)
     ppo.set_lr_fraction(0.25)
     assert ppo.actor_opt.param_groups[0]["lr"] == pytest.approx(2.5e-4)
     assert ppo.critic_opt.param_groups[0]["lr"] == pytest.approx(5e-4)

@@ -83,9 +83,9 @@ def test_compute_gae_discounts_each_transition_by_gamma_to_the_k():
 def test_random_policy_logs_whole_episodes():
     logs = run_random(corridors(2), total_decisions=300, seed=0)
     assert logs, "no episode finished in 300 random decisions"
-    assert all(set(log) >= {"decisions_so_far", "return", "success", "decisions"} for log in logs)
-    assert [log["decisions_so_far"] for log in logs] == sorted(log["decisions_so_far"] for log in logs)
-    assert all(log["decisions"] <= 20 for log in logs)
+    assert all(set(log) >= {"decisions", "return", "success", "length"} for log in logs)
+    assert [log["decisions"] for log in logs] == sorted(log["decisions"] for log in logs)
+    assert all(log["length"] <= 20 for log in logs)
     assert all(log["return"] == (1.0 if log["success"] else 0.0) for log in logs)
 
 
@@ -102,7 +102,7 @@ def test_ppo_mlp_learns_the_corridor(tagged):
     assert isinstance(out["agent"], torch.nn.Module)
     last = logs[-40:]
     success = sum(log["success"] for log in last) / len(last)
-    mean_len = sum(log["decisions"] for log in last) / len(last)
+    mean_len = sum(log["length"] for log in last) / len(last)
     # The shortest way is 6 decisions; a random walk mostly fails within 20.
     assert random_success < 0.5, random_success
     assert success >= 0.95, (success, random_success)
@@ -148,5 +148,5 @@ def test_command_line_writes_episode_logs(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     logs = [json.loads(line) for line in out.read_text().splitlines()]
-    assert logs and {"decisions_so_far", "return", "success", "decisions", "steps"} <= set(logs[0])
+    assert logs and {"decisions", "return", "success", "length", "primitive_steps"} <= set(logs[0])
     assert "ppo-mlp:" in proc.stdout and str(out) in proc.stdout

@@ -47,7 +47,7 @@ def test_saycan_follows_the_affordance(tiny_policy):
     """With affordance 0 on all skills but one, greedy SayCan takes that one: 6 moves to the end, every episode."""
     venv = LocalVecEnv([lambda: RightOnly(length=7, limit=20, tagged=False) for _ in range(2)])
     logs = run_llm_policy(venv, tiny_policy, PromptBuilder("{text}"), total_decisions=24, saycan=True)
-    assert len(logs) == 4 and all(e["success"] and e["decisions"] == 6 for e in logs)
+    assert len(logs) == 4 and all(e["success"] and e["length"] == 6 for e in logs)
 
 
 def test_saycan_is_greedy_and_zero_shot_samples(tiny_policy):
@@ -61,10 +61,10 @@ def test_saycan_is_greedy_and_zero_shot_samples(tiny_policy):
         out = tiny_policy(tiny_policy.encode([f"at {pos}"], [["go left", "go right", "wait"]]), with_values=False)
         pos = max(0, pos + {0: -1, 1: 1, 2: 0}[int(torch.argmax(out.log_probs[0]))])
         moves += 1
-    assert (logs[0]["decisions"], logs[0]["success"]) == (moves, pos == 6)
+    assert (logs[0]["length"], logs[0]["success"]) == (moves, pos == 6)
     venv = LocalVecEnv([lambda: Corridor(length=7, limit=8, tagged=False) for _ in range(4)])
     sampled = run_llm_policy(venv, tiny_policy, prompts, total_decisions=64, seed=1, saycan=False)
-    assert len({(e["return"], e["decisions"], e["steps"]) for e in sampled}) > 1
+    assert len({(e["return"], e["length"], e["primitive_steps"]) for e in sampled}) > 1
 
 
 def test_saycan_command_with_the_default_model_on_tomato_salad(tmp_path):
@@ -78,6 +78,6 @@ def test_saycan_command_with_the_default_model_on_tomato_salad(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     logs = [json.loads(line) for line in out.read_text().splitlines()]
-    assert logs and {"decisions_so_far", "return", "success", "decisions", "steps"} <= set(logs[0])
+    assert logs and {"decisions", "return", "success", "length", "primitive_steps"} <= set(logs[0])
     # An episode ends by serving the salad or at the (lowered) primitive-step limit; a macro runs to its end.
-    assert all(e["success"] or e["steps"] >= 12 for e in logs)
+    assert all(e["success"] or e["primitive_steps"] >= 12 for e in logs)

@@ -1,4 +1,4 @@
-"""Telemetry and control sockets (agent_runtime.telemetry + tui.wire) with real ZeroMQ sockets."""
+"""Telemetry and control sockets (agent_runtime.telemetry + bridges.telemetry_wire) with real ZeroMQ sockets."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import zmq
 
 from agent_runtime.telemetry import DemonstrationWriter, Telemetry
-from tui import wire
+from bridges import telemetry_wire as wire
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def decision(env: int = 0, step: int = 1, n: int = 3) -> dict:
         "env": env,
         "step": step,
         "episode_step": 0,
-        "text": "You see a door. You should",
+        "observation": "You see a door. You should",
         "skills": [f"skill {i}" for i in range(n)],
         "probs": probs,
         "value": 0.5,
@@ -191,7 +191,7 @@ def test_unpackable_message_is_dropped_with_one_warning(addrs):
 def test_stalled_and_absent_subscribers_cost_nothing(addrs, ctx):
     pub, _ = addrs
     big = decision(n=8)
-    big["text"] = "x" * 4000
+    big["observation"] = "x" * 4000
     with Telemetry(pub, None) as tel:
         t = time.perf_counter()
         for i in range(5000):
@@ -252,7 +252,7 @@ def test_override_is_checked_against_the_pending_observation(addrs):
     pub, ctl = addrs
     client = wire.ControlClient(ctl)
     with Telemetry(pub, ctl) as tel:
-        tel.set_pending([{"text": "a", "skills": ["x", "y"]}, {"text": "b", "skills": ["x", "y", "z"]}])
+        tel.set_pending([{"observation": "a", "skills": ["x", "y"]}, {"observation": "b", "skills": ["x", "y", "z"]}])
         assert client("override", env=0, skill=2)["ok"], "not waiting: the pending round may be stale, no check"
         assert tel.take_override(0, 2) is None
         client("pause")
@@ -342,12 +342,12 @@ def test_paused_runtime_publishes_pending_and_heartbeats(addrs, ctx):
         sub = subscriber(ctx, pub)
         wait_joined(tel, sub)
         tel.publish_decision(decision(env=0, step=3))
-        tel.set_pending([{"text": "next obs", "skills": ["go", "stop"]}])
+        tel.set_pending([{"observation": "next obs", "skills": ["go", "stop"]}])
         wire.ControlClient(ctl)("pause")
         th = threading.Thread(target=tel.wait_while_paused, daemon=True)
         th.start()
         msg = recv_topic(sub, wire.TOPIC_PENDING)
-        assert msg == {"env": 0, "step": 3, "text": "next obs", "skills": ["go", "stop"]}
+        assert msg == {"env": 0, "step": 3, "observation": "next obs", "skills": ["go", "stop"]}
         assert recv_topic(sub, wire.TOPIC_HEARTBEAT)["paused"] is True
         wire.ControlClient(ctl)("resume")
         th.join(2)

@@ -93,15 +93,15 @@ def test_training_survives_a_killed_simulator(tmp_path, caplog):
     t = Trainer(cfg)
     first_pid = t.venv.processes[0].pid
     killed = []
-    act = t._round
+    act = t.collector._round
 
-    def round_then_kill(obs, buffer):
+    def round_then_kill(rollout, live=None):
         if t.counters["decisions"] == 8 and not killed:
             os.kill(first_pid, signal.SIGKILL)
             killed.append(first_pid)
-        return act(obs, buffer)
+        return act(rollout, live)
 
-    t._round = round_then_kill
+    t.collector._round = round_then_kill
     with caplog.at_level(logging.WARNING):
         out = t.train()
     assert killed and out["counters"]["decisions"] == 64

@@ -22,7 +22,7 @@ import pytest
 import zmq
 from textual.geometry import Region
 
-from tui import wire
+from bridges import telemetry_wire as wire
 from tui.app import EnvPanel, RuntimeApp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,7 +197,7 @@ def test_override_chosen_in_the_tui_is_executed_flagged_and_recorded(runtime):
             assert len(got) == 1, "one step lets exactly one decision round through"
             dec = got[0]
             assert dec["action"] == 2 and dec["overridden"] is True
-            assert dec["text"] == pending["text"] and dec["skills"] == pending["skills"]
+            assert dec["observation"] == pending["observation"] and dec["skills"] == pending["skills"]
             others = [m for (e, s), m in runtime.decisions.items() if e == 0 and s > steps_before]
             assert len(others) == 1 and others[0]["overridden"] is False
 
@@ -210,7 +210,7 @@ def test_override_chosen_in_the_tui_is_executed_flagged_and_recorded(runtime):
             assert len(demos) == 1
             d = demos[0]
             assert (d["env"], d["step"], d["action"]) == (1, dec["step"], 2)
-            assert d["action_text"] == pending["skills"][2] and d["prompt"] == pending["text"]
+            assert d["action_text"] == pending["skills"][2] and d["prompt"] == pending["observation"]
             assert d["probs"] == dec["probs"]
             # and the TUI shows it as overridden once the decision arrives
             await until(pilot, lambda: panel.decision and panel.decision["step"] == dec["step"], what="TUI got the decision")

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import zmq
 
-from tui import wire
+from bridges import telemetry_wire as wire
 from tui.app import RuntimeApp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,7 +164,7 @@ def test_tui_against_the_real_runtime(runtime):
             n_episodes = len(rt.episodes)
 
             for wrong_then_right in (False, True):
-                target = named_door(pending["text"], pending["skills"])
+                target = named_door(pending["observation"], pending["skills"])
                 choice = target if wrong_then_right else (target + 1) % len(pending["skills"])
                 panel.focus()
                 await pilot.press(str(choice + 1), "enter")
@@ -192,13 +192,13 @@ def test_tui_against_the_real_runtime(runtime):
                 assert (d["env"], d["step"], d["action"]) == (1, mine["step"], choice)
                 assert d["action_text"] == pending["skills"][choice]
                 assert d["probs"] == pytest.approx(mine["probs"])
-                assert d["prompt"] == mine["text"]
+                assert d["prompt"] == mine["observation"]
 
                 # next round's pending observation
                 last_step = max(s for _, s in rt.decisions)
                 n_episodes = len(rt.episodes)
                 await until(
-                    pilot, lambda: panel.showing_pending() and panel.pending["step"] >= mine["step"] and panel.pending["text"] != pending["text"],
+                    pilot, lambda: panel.showing_pending() and panel.pending["step"] >= mine["step"] and panel.pending["observation"] != pending["observation"],
                     rt, what="next pending observation",
                 )  # fmt: skip
                 pending = dict(panel.pending)

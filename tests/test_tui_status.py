@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from agent_runtime.telemetry import Telemetry
-from tui import wire
+from bridges import telemetry_wire as wire
 from tui.app import ConfirmStop, RuntimeApp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -49,7 +49,7 @@ class Loop(threading.Thread):
 
     def run(self) -> None:
         while not self.halt.is_set():
-            entry = {"text": f"The key is behind the blue door. (round {self.step})", "skills": SKILLS}
+            entry = {"observation": f"The key is behind the blue door. (round {self.step})", "skills": SKILLS}
             if self.scored:
                 entry.update(probs=PROBS, value=0.375)
             self.tel.set_pending([entry])
@@ -57,7 +57,7 @@ class Loop(threading.Thread):
             if self.tel.stop_requested:
                 self.stopped_by_request = True
                 return
-            self.tel.publish_decision({"env": 0, "step": self.step, "text": entry["text"], "skills": SKILLS,
+            self.tel.publish_decision({"env": 0, "step": self.step, "observation": entry["observation"], "skills": SKILLS,
                                        "probs": PROBS, "value": 0.25, "action": 1, "overridden": False,
                                        "reward": 0.0, "greedy": False})  # fmt: skip
             self.step += 1

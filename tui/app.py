@@ -24,7 +24,7 @@ from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Sparkline, Static
 
-from tui import wire
+from bridges import telemetry_wire as wire
 
 BAR_WIDTH = 20
 APPLY_INTERVAL_S = 0.25  # telemetry is applied to the screen at most 4 times a second
@@ -116,7 +116,7 @@ class EnvPanel(Vertical, can_focus=True):
         else:
             title = f"env {self.env} · waiting for a decision"
         self._put("title", Text(title, style="bold", no_wrap=True, overflow="ellipsis"), 1)
-        obs = Text(str(cur.get("text", "")))
+        obs = Text(str(cur.get("observation", "")))
         self._put("obs", obs, self._lines(obs))
 
         skills = self.skills()

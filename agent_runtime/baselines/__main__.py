@@ -5,7 +5,8 @@
 
 The environments come from the config's ``env:`` section (in-process, spawned servers in their
 own virtualenv, or running ones), as for the LLM runtime. One JSON object per finished episode:
-``decisions_so_far``, ``return``, ``success``, ``decisions``, ``steps``, ``env``.
+``decisions`` (so far), ``return``, ``success``, ``length``, ``primitive_steps``, ``env`` (see
+``agent_runtime.episodes.episode_record``).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             venv.close()
     tail = logs[-max(1, len(logs) // 10):] if logs else []
-    mean = (lambda key: sum(float(e[key]) for e in tail) / len(tail)) if tail else (lambda key: float("nan"))
+    mean = (lambda key: sum(float(e[key] or 0) for e in tail) / len(tail)) if tail else (lambda key: float("nan"))
     print(f"{args.method}: {len(logs)} episodes in {time.time() - start:.1f}s; last 10%: "
           f"return {mean('return'):.3f}, success {mean('success'):.2f} -> {out}")
     return 0

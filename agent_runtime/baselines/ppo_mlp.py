@@ -30,7 +30,9 @@ import torch
 from torch import nn
 from torch.distributions import Categorical
 
-from agent_runtime.baselines.episodes import EpisodeTracker, next_observation
+from agent_runtime.algos.gae import gae
+from agent_runtime.episodes import EpisodeStats, episode_record
+from agent_runtime.rollout import Collector
 from bridges.spec import Observation, VecEnv
 
 
@@ -79,22 +81,21 @@ def compute_gae(
     next_value: torch.Tensor,
     gamma: float,
     gae_lambda: float,
+    bootstrap: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """GAE over a rollout of shape [T, N] with a per-transition discount ``gamma ** k``.
+    """GAE over a rollout of shape [T, N] with the project's one GAE (``algos.gae``).
 
-    ``dones[t]`` is 1 when transition t ended its episode (no bootstrap past it);
-    ``next_value`` is V of the observation after the last transition. Returns (advantages, returns).
+    ``dones[t]`` is 1 when transition t ended its episode; ``next_value`` is V of the observation after
+    the last transition. ``bootstrap[t]``, where not NaN, is V of the last observation of an episode
+    that transition t truncated (it is bootstrapped from). Returns (advantages, returns).
     """
-    T = rewards.shape[0]
-    advantages = torch.zeros_like(rewards)
-    last = torch.zeros_like(next_value)
-    for t in reversed(range(T)):
-        following = next_value if t == T - 1 else values[t + 1]
-        discount = gamma ** ks[t] * (1.0 - dones[t])
-        delta = rewards[t] + discount * following - values[t]
-        last = delta + discount * gae_lambda * last
-        advantages[t] = last
-    return advantages, advantages + values
+    following = torch.cat([values[1:], next_value[None]])
+    terminal = dones.clone()
+    if bootstrap is not None:
+        cut = ~torch.isnan(bootstrap)
+        following = torch.where(cut, bootstrap, following)
+        terminal = torch.where(cut, torch.zeros_like(dones), dones)
+    return gae(rewards, values, following, ks, terminal, dones, gamma, gae_lambda)
 
 
 class _ActionSpace:
@@ -162,8 +163,8 @@ def train_ppo_mlp(
     """Train an MLP actor-critic with PPO for ``total_decisions`` decisions (all environments together).
 
     Environments are reset with seeds ``seed + i``; torch, numpy and the sampler are seeded with
-    ``seed``. Returns one log per finished episode: ``decisions_so_far``, ``return``, ``success``,
-    ``decisions``, ``steps``, ``env`` (also passed to ``log_fn`` as they happen). If ``agent_out``
+    ``seed``. Returns one record per finished episode (``episodes.episode_record``: ``decisions``
+    so far, ``return``, ``success``, ``length``, ``primitive_steps``, ``env``; also passed to ``log_fn``). If ``agent_out``
     is a dict, the trained ``MLPAgent`` is stored in it under ``"agent"``. ``num_threads``: torch
     threads while training (default 1: a 64-unit MLP only loses to thread hand-offs, badly so on a
     busy machine); None leaves torch's setting alone.
@@ -189,7 +190,9 @@ def train_ppo_mlp(
         obs_dim = len(_vector(obs_list[0]))
         agent = MLPAgent(obs_dim, space.n, hidden)
         optimizer = torch.optim.Adam(agent.parameters(), lr=lr, eps=1e-5)
-        tracker = EpisodeTracker(n_envs, log_fn)
+        stats = EpisodeStats(n_envs)
+        logs: list[dict[str, Any]] = []
+        decisions = 0
 
         def as_tensors(batch: Sequence[Observation]) -> tuple[torch.Tensor, torch.Tensor]:
             vecs = [_vector(o) for o in batch]
@@ -207,6 +210,7 @@ def train_ppo_mlp(
         dones = torch.zeros((num_steps, n_envs))
         ks = torch.zeros((num_steps, n_envs))
         values = torch.zeros((num_steps, n_envs))
+        bootstrap = torch.full((num_steps, n_envs), float("nan"))
 
         next_obs, next_mask = as_tensors(obs_list)
         for update in range(num_updates):
@@ -221,22 +225,29 @@ def train_ppo_mlp(
                 actions[step], logprobs[step], values[step] = action, logprob, value
 
                 results = venv.step([space.skill_index(o, int(a)) for o, a in zip(obs_list, action.tolist())])
+                decisions += n_envs
                 for i, o in enumerate(results):
-                    tracker.record(i, o)
-                    r = o.reward
+                    if o.dropped:
+                        stats.pop(i)
+                    else:
+                        stats.add(i, o.reward, o.k)
+                    if o.ended and not o.dropped:
+                        logs.append(episode_record(i, None, stats.pop(i), o, decisions))
+                        if log_fn is not None:
+                            log_fn(logs[-1])
                     if o.truncated and not o.done and not o.dropped:
                         with torch.no_grad():  # cut by a step limit: bootstrap from the last observation
-                            r += gamma ** o.k * float(agent.get_value(torch.tensor([_vector(o)], dtype=torch.float32)))
-                    rewards[step, i] = r
+                            bootstrap[step, i] = agent.get_value(torch.tensor([_vector(o)], dtype=torch.float32))
+                    rewards[step, i] = o.reward
                     ks[step, i] = o.k
                     dones[step, i] = float(o.ended or o.dropped)
-                obs_list = [next_observation(o) for o in results]
+                obs_list = [Collector._next(o) for o in results]
                 next_obs, next_mask = as_tensors(obs_list)
 
             # 2. Advantages with GAE (discount gamma**k per transition).
             with torch.no_grad():
                 next_value = agent.get_value(next_obs)
-            advantages, returns = compute_gae(rewards, values, dones, ks, next_value, gamma, gae_lambda)
+            advantages, returns = compute_gae(rewards, values, dones, ks, next_value, gamma, gae_lambda, bootstrap)
 
             # 3. PPO epochs over shuffled minibatches.
             b_obs = obs_buf.reshape(batch_size, obs_dim)
@@ -264,7 +275,7 @@ def train_ppo_mlp(
 
         if agent_out is not None:
             agent_out["agent"] = agent
-        return tracker.logs
+        return logs
 
 
 @contextmanager

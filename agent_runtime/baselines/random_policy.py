@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from typing import Any
 
-from agent_runtime.baselines.episodes import EpisodeTracker, next_observation
+from agent_runtime.rollout import Collector, RandomActor
+from agent_runtime.sinks import EpisodeCallback, Sink
 from bridges.spec import VecEnv
 
 
@@ -18,20 +18,17 @@ def run_random(
 ) -> list[dict[str, Any]]:
     """Act uniformly at random among each observation's skills for ``total_decisions`` decisions.
 
-    Environments are reset with seeds ``seed + i``. Returns one log per finished episode
-    (see ``EpisodeTracker``).
+    Environments are reset with seeds ``seed + i``. Returns one record per finished episode
+    (``episodes.episode_record``; also passed to ``log_fn`` as they happen).
     """
+    return run_baseline(venv, RandomActor(seed), None, total_decisions, seed, log_fn)
+
+
+def run_baseline(venv: VecEnv, actor: Any, prompts: Any, total_decisions: int, seed: int,
+                 log_fn: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
+    """Any non-learning policy through the one rollout loop, for a budget of decisions."""
     if total_decisions < 1:
         raise ValueError(f"total_decisions must be >= 1, got {total_decisions}")
-    rng = random.Random(seed)
-    tracker = EpisodeTracker(venv.num_envs, log_fn)
-    obs = venv.reset(seeds=[seed + i for i in range(venv.num_envs)])
-    while tracker.decisions < total_decisions:
-        for i, o in enumerate(obs):
-            if not o.skills:
-                raise ValueError(f"environment {i} offers no skills: {o.text[:80]!r}")
-        results = venv.step([rng.randrange(len(o.skills)) for o in obs])
-        for i, o in enumerate(results):
-            tracker.record(i, o)
-        obs = [next_observation(o) for o in results]
-    return tracker.logs
+    collector = Collector(venv, actor, prompts, EpisodeCallback(log_fn) if log_fn else Sink())
+    collector.reset([seed + i for i in range(venv.num_envs)])
+    return collector.run(total_decisions)

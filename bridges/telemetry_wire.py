@@ -1,7 +1,7 @@
 """Telemetry and control wire format shared by the runtime and the TUI.
 
-pyzmq + msgpack + the standard library only: the TUI imports this module and
-never imports ``agent_runtime`` or torch.
+pyzmq + msgpack + the standard library only: both the runtime (``agent_runtime.telemetry``) and the
+TUI import it, and the TUI never imports ``agent_runtime`` or torch.
 
 Sockets (the runtime binds both, on 127.0.0.1 by default):
 

@@ -1,0 +1,157 @@
+"""The whole learning loop (acting + simulator + PPO updates), decisions per second, new path vs old.
+
+Real task configs (Tomato Salad, VirtualHome Food Preparation), the default model, 4 environments x
+8 steps, 2 PPO epochs, `model.threads` torch threads. The two paths differ by config switches only:
+
+* old: ``critic.cache_features: false``: every PPO epoch and every bootstrap value re-runs the frozen
+  base model over the prompts for the critic, as the runtime did before;
+* new: ``critic.cache_features: true``: the frozen feature of a prompt is computed once, when acting,
+  and reused (exact: tests/test_learning_loop_levers.py).
+
+Each path runs in its own child process, old and new alternating. The loop time is the sum of the
+updates' ``collect_s`` and ``update_s`` (model loading and checkpoint writing are left out). A
+breakdown of one decision's time: acting (policy forwards without gradients, critic included),
+simulator (``venv.step``), update forward, update backward and optimiser (the rest of the update).
+
+The bound: FLOPs per decision (0.21 GFLOP per token forward for SmolLM2-135M, DESIGN.md; a
+frozen-base backward about the same again), from the run's own token counts, divided by the bf16
+matmul rate measured here on SmolLM2's MLP shape. Its last line is
+
+    RESULT loop_speedup=<new/old decisions/s, Tomato Salad> loop_speedup_vh=<same, Food Preparation> bound_ratio=<new time per decision / matmul bound>
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import tempfile
+import time
+from typing import Any
+
+GFLOP_PER_TOKEN = 0.21  # SmolLM2-135M forward (DESIGN.md: ~106M body parameters)
+CONFIGS = {"tomato-salad": "overcooked-tomato-salad", "food-preparation": "virtualhome-food-preparation"}
+
+
+def matmul_rate(threads: int, seconds: float = 2.0) -> float:
+    """bf16 GFLOP/s of a (1024 x 576) @ (576 x 1536) matmul (SmolLM2's MLP shape) on ``threads`` threads."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a = torch.randn(1024, 576, dtype=torch.bfloat16)
+    b = torch.randn(576, 1536, dtype=torch.bfloat16)
+    for _ in range(5):
+        a @ b
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        n += 1
+    return 2 * 1024 * 576 * 1536 * n / (time.perf_counter() - t0) / 1e9
+
+
+def _run(config: str, cache: bool, decisions: int, threads: int, epochs: int, out: Any) -> None:
+    import torch
+
+    from agent_runtime.config import load_config
+    from agent_runtime.trainer import Trainer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = load_config(config, [
+            f"run.total_decisions={decisions}", "run.num_steps=8", "env.num_envs=4", f"ppo.update_epochs={epochs}",
+            f"critic.cache_features={str(cache).lower()}", "run.progress=false", "log.tensorboard=false",
+            "log.console_every=0", f"run.output_dir={tmp}", "run.name=bench", "checkpoint.every=0",
+            f"model.threads={threads}", "env.in_process=true", "ppo.target_kl=null",
+        ])  # fmt: skip
+        t = Trainer(cfg)
+        timing = {"act": 0.0, "sim": 0.0, "upd_fwd": 0.0}
+        tokens = {"packed": 0, "prompt": 0, "acted": 0}
+        forward, step = t.policy.forward, t.venv.step
+
+        def timed_forward(batch: Any, with_values: bool = True) -> Any:
+            t0 = time.perf_counter()
+            res = forward(batch, with_values=with_values)
+            key = "upd_fwd" if torch.is_grad_enabled() else "act"
+            timing[key] += time.perf_counter() - t0
+            if key == "act":
+                tokens["acted"] += len(batch)
+                tokens["packed"] += sum(len(e.prefix) + sum(map(len, e.suffixes)) for e in batch)
+                tokens["prompt"] += sum(len(e.prefix) for e in batch)
+            return res
+
+        def timed_step(actions: list[int]) -> Any:
+            t0 = time.perf_counter()
+            res = step(actions)
+            timing["sim"] += time.perf_counter() - t0
+            return res
+
+        t.policy.forward = timed_forward  # type: ignore[method-assign]
+        t.venv.step = timed_step  # type: ignore[method-assign]
+        ups = t.train()["updates"]
+        n = ups[-1]["decisions"]
+        loop = sum(u["collect_s"] + u["update_s"] for u in ups)
+        update = sum(u["update_s"] for u in ups)
+        out.put({
+            "decisions": n, "loop_s": loop, "act_s": timing["act"], "sim_s": timing["sim"],
+            "upd_fwd_s": timing["upd_fwd"], "upd_rest_s": update - timing["upd_fwd"],
+            "packed_tokens": tokens["packed"] / max(1, tokens["acted"]),
+            "prompt_tokens": tokens["prompt"] / max(1, tokens["acted"]),
+        })  # fmt: skip
+
+
+def measure(config: str, cache: bool, decisions: int, threads: int, epochs: int) -> dict[str, float]:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_run, args=(config, cache, decisions, threads, epochs, q))
+    p.start()
+    res = q.get()
+    p.join()
+    return res
+
+
+def flops_per_decision(r: dict[str, float], epochs: int, cache: bool) -> float:
+    """GFLOP per decision: acting (actor packed forward + critic prompt forward), then per epoch a packed
+    forward and a backward of about the same cost, plus the critic's prompt forward unless cached."""
+    acting = r["packed_tokens"] + r["prompt_tokens"]
+    per_epoch = 2 * r["packed_tokens"] + (0 if cache else r["prompt_tokens"])
+    return GFLOP_PER_TOKEN * (acting + epochs * per_epoch)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--decisions", type=int, default=64, help="decisions per run (4 envs x 8 steps per update)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=1, help="old/new pairs per task")
+    args = ap.parse_args()
+    rate = matmul_rate(args.threads)
+    print(f"bf16 matmul (1024x576 @ 576x1536), {args.threads} threads: {rate:.0f} GFLOP/s")
+    speedups: dict[str, float] = {}
+    bound_ratio = float("nan")
+    for task, config in CONFIGS.items():
+        runs: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+        for _ in range(args.repeats):
+            for cache in (False, True):
+                runs[cache].append(measure(config, cache, args.decisions, args.threads, args.epochs))
+        print(f"\n{task} ({config}), {args.decisions} decisions, {args.epochs} epochs:")
+        print(f"  {'path':<4} {'dec/s':>7} {'s/dec':>7} {'acting':>7} {'sim':>7} {'upd fwd':>8} {'upd bwd+opt':>11}"
+              f" {'GFLOP/dec':>9} {'bound s/dec':>11}")
+        rates = {}
+        for cache in (False, True):
+            rs = runs[cache]
+            n = sum(r["decisions"] for r in rs)
+            per = {k: sum(r[k] for r in rs) / n for k in ("loop_s", "act_s", "sim_s", "upd_fwd_s", "upd_rest_s")}
+            gflop = flops_per_decision(rs[0], args.epochs, cache)
+            bound = gflop / rate
+            rates[cache] = 1 / per["loop_s"]
+            name = "new" if cache else "old"
+            print(f"  {name:<4} {rates[cache]:>7.2f} {per['loop_s']:>7.3f} {per['act_s']:>7.3f} {per['sim_s']:>7.3f}"
+                  f" {per['upd_fwd_s']:>8.3f} {per['upd_rest_s']:>11.3f} {gflop:>9.1f} {bound:>11.3f}")
+            if cache and task == "tomato-salad":
+                bound_ratio = per["loop_s"] / bound
+        speedups[task] = rates[True] / rates[False]
+        print(f"  speed-up new/old: {speedups[task]:.2f}x")
+    print(f"RESULT loop_speedup={speedups['tomato-salad']:.2f} loop_speedup_vh={speedups['food-preparation']:.2f} "
+          f"bound_ratio={bound_ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
