@@ -2,7 +2,9 @@
 
 Each checkpoint is a folder ``step-<decisions>`` written to a temporary folder and
 renamed into place, so a crash never leaves a half-written checkpoint; only the
-last ``keep`` are kept.
+last ``keep`` are kept. A re-save of an existing step and the pruning rename the
+old folder aside before deleting it; ``sweep_checkpoints`` clears what a kill
+left behind (see the folder handling below).
 """
 
 from __future__ import annotations
@@ -58,8 +60,9 @@ def save_checkpoint(
     ``extra(tmp_folder)`` may write more files (e.g. the guidance adapter) before the rename.
     """
     folder.mkdir(parents=True, exist_ok=True)
+    sweep_checkpoints(folder)
     target = folder / f"{PREFIX}{counters['decisions']:09d}"
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
+    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=folder))
     try:
         policy.save(tmp)
         algorithm = {"name": algo.name, "state": algo.state_dict()}
@@ -68,15 +71,90 @@ def save_checkpoint(
             (tmp / "config.yaml").write_text(config_yaml)
         if extra is not None:
             extra(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        _put_in_place(tmp, target)
     finally:
         if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+            _remove(tmp)
     for old in list_checkpoints(folder)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+        _discard(old)
+    sweep_checkpoints(folder)
     return target
+
+
+# Folder handling. Only a folder named step-* holding STATE_FILE is a checkpoint, and such a folder is
+# always complete: it is written under a temporary name and renamed in; a replaced or pruned one is
+# renamed aside first and its state file removed before the rest. A kill at any point leaves at most
+# these leftovers, which sweep_checkpoints (at start, before and after each save) clears up:
+TMP_PREFIX = ".tmp-"  # a checkpoint being written
+OLD_PREFIX = ".old-"  # .old-step-N: the previous step-N while a re-save of step-N is renamed in
+TRASH_PREFIX = ".trash-"  # a pruned checkpoint being deleted
+
+
+def _remove(path: Path) -> None:
+    """Delete a folder, its state file first (so that a kill midway never leaves a 'complete' half)."""
+    try:
+        (path / STATE_FILE).unlink()
+    except OSError:
+        pass
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _discard(path: Path) -> None:
+    """Delete a checkpoint atomically: rename it aside, then delete it."""
+    trash = path.with_name(f"{TRASH_PREFIX}{path.name}")
+    if trash.exists():
+        _remove(trash)
+    try:
+        os.replace(path, trash)
+    except OSError:
+        return
+    _remove(trash)
+
+
+def _put_in_place(tmp: Path, target: Path) -> None:
+    """Rename ``tmp`` to ``target``; an existing ``target`` is renamed aside first and deleted only after."""
+    if not target.exists():
+        os.replace(tmp, target)
+        return
+    old = target.with_name(f"{OLD_PREFIX}{target.name}")
+    if old.exists():
+        _remove(old)
+    os.replace(target, old)
+    os.replace(tmp, target)
+    _remove(old)
+
+
+def sweep_checkpoints(folder: Path) -> list[str]:
+    """Clear what a killed writer left in ``folder``; returns the names removed or restored.
+
+    ``.tmp-*`` and ``.trash-*`` are deleted; ``.old-step-N`` is put back when ``step-N`` is missing (the
+    kill fell between the two renames of a re-save) and deleted otherwise; a ``step-*`` folder without
+    its state file (half deleted by an older version) is deleted.
+    """
+    if not folder.is_dir():
+        return []
+    done = []
+    for p in sorted(folder.iterdir()):
+        if not p.is_dir():
+            continue
+        if p.name.startswith(OLD_PREFIX):
+            target = p.with_name(p.name[len(OLD_PREFIX) :])
+            if not (target / STATE_FILE).exists() and (p / STATE_FILE).exists():
+                if target.exists():
+                    _remove(target)
+                os.replace(p, target)
+                done.append(f"{p.name} -> {target.name}")
+            else:
+                _remove(p)
+                done.append(p.name)
+        elif p.name.startswith((TMP_PREFIX, TRASH_PREFIX)):
+            _remove(p)
+            done.append(p.name)
+    for p in sorted(folder.iterdir()):
+        if p.is_dir() and p.name.startswith(PREFIX) and not (p / STATE_FILE).exists():
+            _remove(p)
+            done.append(p.name)
+    return done
 
 
 def list_checkpoints(folder: Path) -> list[Path]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import runpy
 import sys
 from pathlib import Path
@@ -35,18 +37,15 @@ the critic. Simulators run in their own processes behind ZeroMQ bridges.
 """
 
 
-def _config_name(args: argparse.Namespace) -> str:
+def _config_name(args: argparse.Namespace) -> str | None:
     if args.config:
         return args.config
     if not args.bridge:
         return DEFAULT_CONFIG
-    from agent_runtime.config import CONFIG_DIR
+    from agent_runtime.runfolder import config_for_task
 
-    task = args.task or BRIDGE_DEFAULT_TASK.get(args.bridge)
-    for name in ([f"{args.bridge}-{task.lower()}"] if task else []) + [args.bridge]:
-        if (CONFIG_DIR / f"{name}.yaml").exists():
-            return name
-    return DEFAULT_CONFIG
+    # Never another bridge's config: an unknown task keeps the bridge's own, and its simulator names the tasks.
+    return config_for_task(args.bridge, args.task, BRIDGE_DEFAULT_TASK.get(args.bridge))
 
 
 def _shortcuts(args: argparse.Namespace) -> dict[str, Any]:
@@ -93,17 +92,73 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key, e.g. ppo.gamma=0.95")
 
 
+def _prepare_run(args: argparse.Namespace, claimed: list[Path]):
+    """The run's config after the checks that need no model: name and folder, resume, task, options, model."""
+    from agent_runtime import runfolder as rf
+
+    cfg = _load(args)
+    extra = _shortcuts(args)
+    if cfg.checkpoint.resume:
+        cfg, said = rf.resume_config(cfg.checkpoint.resume, args.config, args.set, extra, cfg)
+        print(f"resume: {said}", flush=True)
+    elif not rf.name_given(args.set, extra):
+        named = cfg.run.name not in ("run", "default")  # a config's own name (toy) reads better than its task
+        cfg.run.name = rf.unique_run_name(cfg, prefix=cfg.run.name if named else None)
+        claimed.append(Path(cfg.run.output_dir) / cfg.run.name)
+    elif rf.holds_a_run(Path(cfg.run.output_dir) / cfg.run.name):
+        run_dir = Path(cfg.run.output_dir) / cfg.run.name
+        raise rf.UsageError(f"{run_dir} already holds a run: continue it with --resume auto, or choose another --name")
+    rf.check_writable(Path(cfg.run.output_dir) / cfg.run.name)
+    rf.check_env(cfg)
+    rf.check_model_name(cfg.model.name)
+    return cfg
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from agent_runtime.logs import console, setup_logging
+    from agent_runtime.logs import setup_logging
+    from agent_runtime.runfolder import UsageError
 
     setup_logging(args.log_level)
-    cfg = _load(args)
+    claimed: list[Path] = []  # a run folder this command created: removed again when a check fails and it is empty
+    try:
+        return _run(args, claimed)
+    except UsageError:
+        for folder in claimed:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _run(args: argparse.Namespace, claimed: list[Path]) -> int:
+    from agent_runtime.checkpoint import sweep_checkpoints
+    from agent_runtime.logs import console
+    from agent_runtime.runfolder import UsageError
+
+    cfg = _prepare_run(args, claimed)
+    run_dir = Path(cfg.run.output_dir) / cfg.run.name
     if args.tui:
         return _run_with_tui(args, cfg)
-    from agent_runtime.trainer import Trainer
+    print(f"run folder: {run_dir}", flush=True)  # stdout, unwrapped: where this run writes
+    sweep_checkpoints(run_dir / "checkpoints")
+    from agent_runtime.envs import make_env
+    from agent_runtime.trainer import Trainer, build_policy
+    from bridges.client import BridgeError
 
-    trainer = Trainer(cfg)
-    console.print(f"[bold]run folder:[/] {trainer.run_dir}   model: {trainer.policy.source}")
+    # The simulators first: a server that is not there or a wrong environment count shows before the model loads.
+    try:
+        venv = make_env(cfg.env)
+    except (BridgeError, ValueError, OSError) as e:
+        raise UsageError(f"simulators ({cfg.env.bridge}): {_first_line(e)}") from None
+    try:
+        try:
+            policy = build_policy(cfg)
+        except (ValueError, OSError, RuntimeError) as e:  # lora.target_modules, a model folder that does not load, ...
+            raise UsageError(f"model {cfg.model.name!r}: {_first_line(e)}") from None
+        trainer = Trainer(cfg, venv=venv, policy=policy)
+    except BaseException:
+        venv.close()
+        raise
+    console.print(f"[bold]model:[/] {trainer.policy.source}")
     out = trainer.train()
     last = [u for u in out["updates"] if u.get("success_rate") is not None]
     console.print(f"[green]done:[/] {out['counters']}" + (f"  last success rate {last[-1]['success_rate']:.2f}" if last else ""))
@@ -115,13 +170,20 @@ def _run_with_tui(args: argparse.Namespace, cfg) -> int:
     import subprocess
     import tempfile
 
-    sock = Path(tempfile.mkdtemp(prefix="agent-runtime-"))
+    from bridges.telemetry_wire import ControlClient
+
+    sock = Path(tempfile.mkdtemp(prefix="agent-runtime-"))  # the sockets only (ipc paths must stay short)
     pub = cfg.telemetry.pub or f"ipc://{sock}/telemetry"
     ctl = cfg.telemetry.control or f"ipc://{sock}/control"
     argv = [a for a in sys.argv[1:] if a != "--tui"]
+    if not cfg.checkpoint.resume:
+        argv += ["--name", cfg.run.name, "--set", f"run.output_dir={cfg.run.output_dir}"]  # the folder claimed here
     argv += ["--set", f"telemetry.pub={pub}", "--set", f"telemetry.control={ctl}", "--set", "run.progress=false"]
-    log_path = sock / "run.log"
-    with open(log_path, "w") as logf:
+    run_dir = Path(cfg.run.output_dir) / cfg.run.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_path = run_dir / "run.log"
+    print(f"run folder: {run_dir}   training log: {log_path}")
+    with open(log_path, "a") as logf:
         child = subprocess.Popen([sys.executable, "-m", "agent_runtime.cli", *argv], stdout=logf, stderr=subprocess.STDOUT)
         try:
             from tui.app import main as tui_main
@@ -129,26 +191,58 @@ def _run_with_tui(args: argparse.Namespace, cfg) -> int:
             tui_main(["--connect", pub, "--control", ctl])
         finally:
             if child.poll() is None:
-                child.terminate()
+                # Quitting the TUI stops the run with a checkpoint (the TUI's q already asked; asking twice is harmless).
+                print("stopping: the run saves a checkpoint ...", file=sys.stderr)
+                ControlClient(ctl, timeout=2.0)("stop")
                 try:
-                    child.wait(10)
+                    child.wait(STOP_WAIT_S)
                 except subprocess.TimeoutExpired:
-                    child.kill()
-    print(f"training log: {log_path}")
+                    child.terminate()
+                    try:
+                        child.wait(10)
+                    except subprocess.TimeoutExpired:
+                        child.kill()
+    print(f"run folder: {run_dir}   training log: {log_path}")
     return child.returncode or 0
 
 
+STOP_WAIT_S = 300.0  # how long `run --tui` waits, after the TUI quits, for the run to save and stop
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().strip("'\"")
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
+    from agent_runtime.checkpoint import find_checkpoint
     from agent_runtime.evaluate import evaluate
     from agent_runtime.logs import console, setup_logging
+    from agent_runtime.runfolder import UsageError, check_env, check_model_name
 
     setup_logging(args.log_level)
     cfg = _load(args)
     seeds = list(range(args.seed_start, args.seed_start + args.episodes))
     kinds = args.policy or (["checkpoint"] if args.checkpoint else ["zero-shot"])
+    # Everything that can be checked before the first policy is evaluated.
+    if "checkpoint" in kinds:
+        if not args.checkpoint:
+            raise UsageError("--policy checkpoint needs --checkpoint PATH (a run folder or a checkpoint folder)")
+        try:
+            find_checkpoint(args.checkpoint)
+        except FileNotFoundError:
+            raise UsageError(f"--checkpoint {args.checkpoint}: no checkpoint there (a run folder holds checkpoints/step-*/)") from None
+    check_env(cfg)
+    if kinds != ["random"]:
+        check_model_name(cfg.model.name)
     results = []
     for kind in kinds:
-        res = evaluate(cfg, kind, seeds, checkpoint=args.checkpoint, greedy=not args.sample)
+        try:
+            res = evaluate(cfg, kind, seeds, checkpoint=args.checkpoint, greedy=not args.sample)
+        except ValueError as e:
+            if not re.match(r"[a-z_]+\.[a-z_]+: ", str(e)):  # a config key's complaint (lora.target_modules: ...)
+                raise
+            raise UsageError(f"eval {kind}: {_first_line(e)}") from None
         s = res.summary()
         results.append(s)
         sr = "-" if s["success_rate"] is None else f"{s['success_rate']:.3f}"
@@ -214,9 +308,11 @@ def cmd_tui(rest: list[str]) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from agent_runtime.plots import plot_runs
+    from agent_runtime.plots import check_plottable, plot_runs
 
-    out = plot_runs([Path(r) for r in args.runs], Path(args.out), window=args.window)
+    runs = [Path(r) for r in args.runs]
+    check_plottable(runs)
+    out = plot_runs(runs, Path(args.out), window=args.window)
     print(out)
     return 0
 
@@ -286,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from agent_runtime.config import ConfigError
+    from agent_runtime.runfolder import UsageError
 
     try:
         if args.command == "run":
@@ -298,6 +395,9 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_bench(args, rest)
         if args.command == "plot":
             return cmd_plot(args)
+    except UsageError as e:
+        print(f"agent-runtime: {e}", file=sys.stderr)
+        return 2
     except ConfigError as e:
         print(f"agent-runtime: config error: {e}", file=sys.stderr)
         return 2

@@ -15,7 +15,16 @@ from typing import Any, Literal, get_args, get_origin
 
 import yaml
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+def _config_dir() -> Path:
+    """The copy shipped in a wheel (agent_runtime/configs, a regular install), else the checkout's configs/."""
+    shipped = Path(__file__).resolve().parent / "configs"
+    if shipped.is_dir():
+        return shipped
+    return Path(__file__).resolve().parent.parent / "configs"
+
+
+CONFIG_DIR = _config_dir()
 
 
 class ConfigError(ValueError):
@@ -265,7 +274,10 @@ def parse_override(text: str) -> dict[str, Any]:
     parts = key.strip().split(".")
     if len(parts) < 2:
         raise ConfigError(f"override {text!r}: the key must be section.key, e.g. ppo.gamma")
-    value = yaml.safe_load(raw) if raw.strip() else ""
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as e:
+        raise ConfigError(f"override {text!r}: the value is not valid YAML ({_yaml_problem(e)})") from None
     if len(parts) > 2:  # env.options.max_steps=100
         nested: Any = value
         for p in reversed(parts[2:]):
@@ -287,11 +299,40 @@ def resolve_config_path(name: str) -> Path:
     p = Path(name)
     if p.exists():
         return p
-    for cand in (CONFIG_DIR / name, CONFIG_DIR / f"{name}.yaml"):
+    stem = name.removeprefix("configs/")  # the docs' configs/<name>.yaml, from any cwd
+    for cand in (CONFIG_DIR / stem, CONFIG_DIR / f"{stem}.yaml"):
         if cand.exists():
             return cand
     available = ", ".join(sorted(x.stem for x in CONFIG_DIR.glob("*.yaml")))
     raise ConfigError(f"config {name!r} not found; configs available: {available}")
+
+
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    """A YAML error in one line: what and where (line, column)."""
+    mark = getattr(e, "problem_mark", None)
+    what = getattr(e, "problem", None) or str(e).splitlines()[0]
+    return f"{what} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(what)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The sections of a YAML config file; a syntax error or a non-mapping is a ConfigError."""
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: YAML syntax error: {_yaml_problem(e)}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read it ({e.strerror or e})") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    return loaded
+
+
+def config_from_dict(data: dict[str, Any], where: str = "config") -> Config:
+    """A validated Config from a mapping of sections (as in a config file or a run's saved config.yaml)."""
+    cfg = Config()
+    _apply(cfg, data, where)
+    validate(cfg)
+    return cfg
 
 
 def load_config(path: str | None = None, overrides: list[str] | None = None, extra: dict[str, Any] | None = None) -> Config:
@@ -300,10 +341,7 @@ def load_config(path: str | None = None, overrides: list[str] | None = None, ext
     where = "config"
     if path is not None:
         p = resolve_config_path(path)
-        loaded = yaml.safe_load(p.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{p}: the top level must be a mapping of sections")
-        data = loaded
+        data = read_config_file(p)
         where = str(p)
     if extra:
         data = _merge(data, extra)

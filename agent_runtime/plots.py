@@ -15,6 +15,24 @@ def read_episodes(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def check_plottable(runs: list[Path]) -> None:
+    """Each folder must be a run with at least two finished episodes; else one line saying which and why."""
+    from agent_runtime.runfolder import UsageError
+
+    for run in runs:
+        if not run.is_dir():
+            raise UsageError(f"plot: {run} is not a folder (give run folders, e.g. runs/<name>)")
+        path = run / "episodes.jsonl"
+        if not path.exists():
+            raise UsageError(f"plot: {run} is not a run folder (no episodes.jsonl in it)")
+        try:
+            n = len(read_episodes(run))
+        except (ValueError, OSError) as e:
+            raise UsageError(f"plot: {path} does not read as JSON lines ({e})") from None
+        if n < 2:
+            raise UsageError(f"plot: {run} has {n} finished episode{'' if n == 1 else 's'}; a curve needs at least 2")
+
+
 def moving_average(x: list[float], window: int) -> np.ndarray:
     a = np.asarray(x, dtype=float)
     if len(a) == 0:

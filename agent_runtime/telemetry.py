@@ -8,6 +8,10 @@ update); their effects (pause, step, overrides, mode, save) are read by the
 trainer loop through the methods below. The same thread publishes a heartbeat
 about once a second so that a TUI can tell a busy runtime from an absent one.
 
+The trainer also reports what it is doing (``publish_status("updating", done=i, total=n)`` during
+PPO, ``publish_status("acting")`` after) and ends the run with a checkpoint once ``stop_requested``
+is set (the TUI's ``q``).
+
 The trainer's loop, per decision round::
 
     tel.set_pending(observations)   # optional: lets a paused TUI show what comes next
@@ -26,6 +30,7 @@ is still written when ``demos_path`` is given).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -54,7 +59,7 @@ class DemonstrationWriter:
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = open(self.path, "a", encoding="utf-8")
+        self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - open for the writer's lifetime
 
     def write(self, record: dict[str, Any]) -> None:
         """Write ``record`` (env, step, prompt, skills, action, action_text, probs, ...) as one line."""
@@ -69,7 +74,7 @@ class DemonstrationWriter:
 
 
 class Telemetry:
-    """Publishes decisions, stats and episodes; takes pause/step/override/mode/save commands."""
+    """Publishes decisions, stats, episodes and status; takes pause/step/override/mode/save/stop commands."""
 
     def __init__(
         self,
@@ -83,6 +88,8 @@ class Telemetry:
     ):
         self.greedy: bool | None = None
         self.save_requested: bool = False
+        self.stop_requested: bool = False  # a "stop" command: the trainer saves a checkpoint and ends the run
+        self._status: dict[str, Any] = {"state": "acting"}
         self.pub_addr = pub_addr
         self.control_addr = control_addr
         self.heartbeat_s = heartbeat_s
@@ -156,7 +163,7 @@ class Telemetry:
     def _pack(self, msg: dict[str, Any]) -> bytes | None:
         try:
             return wire.pack(msg)
-        except Exception as e:  # a bad field must not stop training; say it once
+        except Exception as e:  # noqa: BLE001 - a bad field must not stop training; say it once
             self._warn(f"telemetry message not packable ({e}); dropped")
             self.dropped += 1
             return None
@@ -201,9 +208,29 @@ class Telemetry:
             self._episodes.append([msg.get("decisions", self._decisions), msg.get("return"), msg.get("success")])
             self._send(wire.TOPIC_EPISODE, data)
 
+    def publish_status(self, state: str, **fields: Any) -> None:
+        """What the runtime is doing, carried on the heartbeat and the replies' state as ``status``.
+
+        ``publish_status("updating", done=3, total=8)`` while PPO runs (a TUI shows "updating 3/8"
+        instead of looking frozen), ``publish_status("acting")`` when decisions resume. A change is
+        published at once (a heartbeat), the same status again costs nothing.
+        """
+        status = {"state": str(state), **fields}
+        if status == self._status:
+            return
+        with self._cond:
+            self._status = status
+            if self._pub is not None:
+                data = self._pack(self.state())
+                if data is not None:
+                    self._send(wire.TOPIC_HEARTBEAT, data)
+
     def set_pending(self, observations: list[dict[str, Any]] | None) -> None:
         """The observations of the coming round, one map per env (``observation``, ``skills``, and the
         policy's ``probs`` and ``value`` for them).
+
+        An entry may carry the policy's scores of that observation, ``probs`` (one per skill) and
+        ``value``: a paused TUI then shows them, so that an override is an informed choice.
 
         Stored by reference (no cost while running); published only while the trainer
         waits in ``wait_while_paused``, so a person can pick an override among the
@@ -214,7 +241,7 @@ class Telemetry:
 
     def poll(self) -> None:
         """Kept for the loop's shape: commands are answered on the service thread as they arrive."""
-        return None
+        return
 
     def wait_while_paused(self) -> None:
         """Return at once unless paused; while paused block until resume, or let one round through per step."""
@@ -223,7 +250,7 @@ class Telemetry:
         with self._cond:
             self._waiting = True  # the pending observations are exactly what comes next only now
             try:
-                while self._paused and not self._closed:
+                while self._paused and not self._closed and not self.stop_requested:
                     if self._credits > 0:
                         self._credits -= 1
                         return
@@ -272,17 +299,15 @@ class Telemetry:
         if self._demos is not None:
             self._demos.close()
 
-    def __enter__(self) -> Telemetry:
+    def __enter__(self) -> Telemetry:  # noqa: PYI034 - Python 3.10: no typing.Self
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # interpreter shutdown: nothing left to report to
             self.close()
-        except Exception:
-            pass
 
     def _close_sockets(self) -> None:
         with self._send_lock:
@@ -305,6 +330,8 @@ class Telemetry:
             "paused": self._paused,
             "greedy": self.greedy,
             "save_requested": self.save_requested,
+            "stop_requested": self.stop_requested,
+            "status": self._status,
             "decisions": self._decisions,
             "num_envs": self._num_envs,
             "overrides": [[e, s] for e, s in sorted(self._overrides.items())],
@@ -360,7 +387,7 @@ class Telemetry:
                 continue
             try:
                 req = wire.unpack(frames[2])
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - any undecodable frame gets an error reply
                 reply = wire.reply_error(f"malformed request (not msgpack): {e}", self.state())
             else:
                 reply = self._handle(req)
@@ -391,6 +418,8 @@ class Telemetry:
                 self.greedy = cmd["greedy"]
             elif name == "save":
                 self.save_requested = True
+            elif name == "stop":
+                self.stop_requested = True  # also releases a paused trainer (wait_while_paused returns)
             elif name == "override":
                 error = self._check_override(cmd["env"], cmd["skill"])
                 if error:

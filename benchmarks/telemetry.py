@@ -103,7 +103,7 @@ def mimic_trainer(
     end = None if seconds is None else time.perf_counter() + seconds
     try:
         while end is None or time.perf_counter() < end:
-            tel.set_pending([{"text": o.text, "skills": o.skills} for o in obs])
+            tel.set_pending([{"observation": o.text, "skills": o.skills} for o in obs])
             tel.poll()
             tel.wait_while_paused()
             actions = []
@@ -132,7 +132,7 @@ def mimic_trainer(
                         "env": i,
                         "step": decisions,
                         "episode_step": ep_len[i],
-                        "text": o.text,
+                        "observation": o.text,
                         "skills": o.skills,
                         "probs": probs,
                         "value": value,

@@ -8,6 +8,9 @@ Sockets (the runtime binds both, on 127.0.0.1 by default):
 * telemetry: a PUB socket. Every message is two frames ``[topic, msgpack map]``;
   topics are ``decision``, ``stats``, ``episode``, ``heartbeat`` and ``pending``.
   Subscribers may come and go; a slow one only loses messages.
+  A heartbeat (the runtime state) carries ``status``: ``{"state": "acting"|"updating"|..., ...}``,
+  e.g. ``{"state": "updating", "done": 3, "total": 8}`` while PPO runs; it is also sent at once
+  when the status changes.
 * control: a ROUTER socket answering REQ clients. A request is one msgpack map
   ``{"cmd": ..., ...}`` (see :func:`validate_command`); every request gets one
   reply ``{"ok": bool, "error": str (when not ok), "state": {...}}``.
@@ -33,7 +36,7 @@ TOPICS = (TOPIC_DECISION, TOPIC_STATS, TOPIC_EPISODE, TOPIC_HEARTBEAT, TOPIC_PEN
 DEFAULT_TELEMETRY_ADDR = "tcp://127.0.0.1:5560"
 DEFAULT_CONTROL_ADDR = "tcp://127.0.0.1:5561"
 
-COMMANDS = ("pause", "resume", "step", "override", "mode", "save", "status")
+COMMANDS = ("pause", "resume", "step", "override", "mode", "save", "status", "stop")  # stop: save a checkpoint and end
 
 MAX_REQUEST_BYTES = 64 * 1024
 
@@ -68,7 +71,7 @@ def _is_int(v: Any) -> bool:
 def validate_command(req: Any) -> dict[str, Any]:
     """Check a control request and return it normalised, or raise CommandError.
 
-    Schema: ``{"cmd": "pause"|"resume"|"step"|"save"|"status"}``,
+    Schema: ``{"cmd": "pause"|"resume"|"step"|"save"|"status"|"stop"}``,
     ``{"cmd": "override", "env": int >= 0, "skill": int >= 0}``,
     ``{"cmd": "mode", "greedy": bool}``.
     """

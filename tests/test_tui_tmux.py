@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_tui import ROOT, FakeRuntime  # noqa: E402
-from test_tui_runtime import Recorder, named_door  # noqa: E402
+from test_tui import ROOT, FakeRuntime
+from test_tui_runtime import Recorder, named_door
 
 
 def _tmux() -> str:
@@ -31,7 +31,7 @@ def _tmux() -> str:
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         for cmd in (["apt-get", "install", "-y", "-q", "tmux"], ["sh", "-c", "apt-get update -q && apt-get install -y -q tmux"]):
             try:
-                subprocess.run(cmd, env=env, capture_output=True, timeout=300)
+                subprocess.run(cmd, check=False, env=env, capture_output=True, timeout=300)
             except (OSError, subprocess.TimeoutExpired):
                 continue
             found = shutil.which("tmux")
@@ -46,7 +46,7 @@ def tmux():
     socket = f"ar-test-{uuid.uuid4().hex[:8]}"  # a private tmux server: never touches anyone else's sessions
 
     def run(*args: str, check: bool = True) -> str:
-        out = subprocess.run([binary, "-L", socket, *args], capture_output=True, text=True, timeout=30)
+        out = subprocess.run([binary, "-L", socket, *args], check=False, capture_output=True, text=True, timeout=30)
         if check and out.returncode != 0:
             raise AssertionError(f"tmux {' '.join(args)} failed: {out.stderr}")
         return out.stdout
@@ -98,12 +98,12 @@ def test_tui_in_a_real_terminal(tmux):
 
         tmux("send-keys", "-t", "tui", "p")
         wait_pane(tmux, lambda t: "running" in t and "PAUSED" not in t, what="resumed")
-        tmux("send-keys", "-t", "tui", "q")
+        tmux("send-keys", "-t", "tui", "C-q")  # leave the TUI only (q would ask to stop the run)
         end = time.monotonic() + 10
         while time.monotonic() < end and "tui" in tmux("list-sessions", "-F", "#S", check=False).split():
             time.sleep(0.2)
-        assert "tui" not in tmux("list-sessions", "-F", "#S", check=False).split(), "q did not quit"
-        assert rt.proc.poll() is None, "quitting the TUI must not stop the runtime"
+        assert "tui" not in tmux("list-sessions", "-F", "#S", check=False).split(), "ctrl+q did not quit"
+        assert rt.proc.poll() is None, "leaving the TUI must not stop the runtime"
     finally:
         rt.stop()
 
@@ -170,11 +170,16 @@ def test_agent_runtime_run_with_tui_in_a_real_terminal(tmux):
         assert len(lines) == 1 and lines[0]["env"] == 0 and lines[0]["action"] == choice
         assert lines[0]["action_text"] == skills[choice]
 
-        tmux("send-keys", "-t", "tui", "q")
-        end = time.monotonic() + 30
+        tmux("send-keys", "-t", "tui", "q")  # asks first; y stops the run with a checkpoint
+        wait_pane(tmux, lambda t: "Stop training?" in t, what="the stop confirmation")
+        tmux("send-keys", "-t", "tui", "y")
+        end = time.monotonic() + 60
         while time.monotonic() < end and "tui" in tmux("list-sessions", "-F", "#S", check=False).split():
             time.sleep(0.2)
-        assert "tui" not in tmux("list-sessions", "-F", "#S", check=False).split(), "q did not end agent-runtime run --tui"
+        assert "tui" not in tmux("list-sessions", "-F", "#S", check=False).split(), "q, y did not end agent-runtime run --tui"
+        runs = list((d / "runs").iterdir())
+        assert len(runs) == 1 and (runs[0] / "run.log").exists(), "the training log goes into the run folder"
+        assert list((runs[0] / "checkpoints").glob("step-*/trainer_state.pt")), "stopping from the TUI saves a checkpoint"
     finally:
         rec.stop()
         tmux("kill-server", check=False)

@@ -13,14 +13,15 @@ import contextlib
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import Any, ClassVar
 
 import zmq
 from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.css.query import NoMatches
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Sparkline, Static
 
 from bridges import telemetry_wire as wire
@@ -52,7 +53,7 @@ def prob_bar(p: float, width: int = BAR_WIDTH) -> str:
 class EnvPanel(Vertical, can_focus=True):
     """One environment: observation, a bar per valid skill, value, last reward; picks overrides."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "move(-1)", "skill", key_display="↑↓"),
         Binding("down", "move(1)", "next skill", show=False),
         Binding("1", "pick(0)", "pick", key_display="1-9"),
@@ -107,7 +108,8 @@ class EnvPanel(Vertical, can_focus=True):
         pending = self.showing_pending()
         d = self.decision or {}
         if pending:
-            title = f"env {self.env} · next decision (paused) · after step {cur.get('step', '?')}"
+            scored = "scored" if cur.get("probs") else "not scored yet"
+            title = f"env {self.env} · next decision (paused) · {scored} · after step {cur.get('step', '?')}"
         elif d:
             mode = "greedy" if d.get("greedy") else "sampled"
             title = f"env {self.env} · step {d.get('step', '?')} · episode step {d.get('episode_step', '?')} · {mode}"
@@ -154,9 +156,13 @@ class EnvPanel(Vertical, can_focus=True):
             ds = d.get("skills") or []
             dp = d.get("probs") or []
             if isinstance(a, int) and a < len(ds):
-                p = f" (p {100 * float(dp[a]):.1f}%)" if a < len(dp) else ""
+                pct = f" (p {100 * float(dp[a]):.1f}%)" if a < len(dp) else ""
                 flag = " ★ overridden" if d.get("overridden") else ""
-                meta.append(f"last decision (step {d.get('step', '?')}): {a + 1} {ds[a]}{p}{flag}\n", style="dim")
+                meta.append(f"last decision (step {d.get('step', '?')}): {a + 1} {ds[a]}{pct}{flag}\n", style="dim")
+        if pending:
+            value = cur.get("value")
+            if isinstance(value, (int, float)):  # the runtime scored the coming decision: its value estimate
+                meta.append(f"V(next) = {value:+.3f}   ", style="bold")
         if d:
             value = d.get("value")
             meta.append(f"V = {value:+.3f}" if isinstance(value, (int, float)) else "V = ?", style="bold")
@@ -230,13 +236,13 @@ class RuntimeApp(App):
 
     CSS_PATH = "app.tcss"
     TITLE = "agent-runtime"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "toggle_pause", "pause"),
         Binding("s", "step", "step"),
         Binding("g", "toggle_greedy", "greedy"),
         Binding("c", "save", "save"),
         Binding("tab", "focus_next", "next env", show=False),
-        Binding("q", "quit", "quit"),
+        Binding("q", "ask_quit", "quit"),
     ]
 
     def __init__(self, connect: str = wire.DEFAULT_TELEMETRY_ADDR, control: str | None = None, timeout: float = 3.0):
@@ -258,6 +264,7 @@ class RuntimeApp(App):
         self._banner = ""
         self._stop = threading.Event()
         self._started = time.monotonic()
+        self._quitting = False  # the person confirmed q: the TUI exits once the stop is answered
 
     def compose(self) -> ComposeResult:
         yield Static(id="banner")
@@ -304,7 +311,7 @@ class RuntimeApp(App):
 
     def _receive(self) -> None:
         """Worker thread: read telemetry, fold it into a batch, hand the batch over at most 4 times a second."""
-        ctx = zmq.Context.instance()
+        ctx: zmq.Context = zmq.Context.instance()
         sock = ctx.socket(zmq.SUB)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.RCVHWM, 1000)
@@ -324,8 +331,8 @@ class RuntimeApp(App):
                             continue  # not two frames: not ours
                         try:
                             batch.add(topic, wire.unpack(data))
-                        except Exception:
-                            continue  # not msgpack: not ours either
+                        except Exception:  # noqa: BLE001, S112 - not msgpack: not ours either
+                            continue
                 now = time.monotonic()
                 if batch.count and now - last_apply >= APPLY_INTERVAL_S:
                     last_apply = now
@@ -435,7 +442,9 @@ class RuntimeApp(App):
         if not self.connected:
             link = "waiting" if not self.last_message else "lost"
             return f"{self.connect}: {link}"
-        run = "PAUSED" if st.get("paused") else "running"
+        run = "PAUSED" if st.get("paused") else activity(st.get("status"))
+        if st.get("stop_requested"):
+            run = "stopping: saving a checkpoint"
         greedy = st.get("greedy")
         mode = "greedy" if greedy else ("sampling" if greedy is False else "sampling (default)")
         steps = [p.decision.get("step", 0) for p in self.panels.values() if p.decision]
@@ -496,6 +505,9 @@ class RuntimeApp(App):
         if reply.get("state") and self._newer(reply["state"]):
             self.runtime_state = reply["state"]
         name = cmd.get("cmd")
+        if name == "stop" and self._quitting:
+            self.exit(result="stopped" if reply.get("ok") else "no runtime")
+            return
         if not reply.get("ok"):
             self.notify(f"{name}: {reply.get('error', 'refused')}", severity="error")
         else:
@@ -533,6 +545,43 @@ class RuntimeApp(App):
 
     def action_save(self) -> None:
         self.send_command({"cmd": "save"})
+
+    def action_ask_quit(self) -> None:
+        """q: ask first; yes sends ``stop`` (the run saves a checkpoint and ends), then the TUI quits."""
+        if isinstance(self.screen, ConfirmStop):
+            return
+
+        def answered(stop: bool | None) -> None:
+            if stop:
+                self._quitting = True
+                self.send_command({"cmd": "stop"})
+
+        self.push_screen(ConfirmStop(), answered)
+
+
+class ConfirmStop(ModalScreen[bool]):
+    """Stop training? y: the run saves a checkpoint and stops, and the TUI quits; n / Esc: back."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "stop training"),
+        Binding("n", "answer(False)", "keep training"),
+        Binding("escape", "answer(False)", "keep training", show=False),
+        Binding("q", "answer(False)", "keep training", show=False),
+    ]
+    DEFAULT_CSS = """
+    ConfirmStop { align: center middle; }
+    ConfirmStop > Static { width: 64; height: auto; border: thick $warning; padding: 1 2; background: $surface; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            "Stop training?\n\nThe run saves a checkpoint and ends; continue it later with --resume.\n\n"
+            "[b]y[/b] stop and quit    [b]n[/b] / [b]Esc[/b] keep training",
+            id="confirm-stop",
+        )
+
+    def action_answer(self, stop: bool) -> None:
+        self.dismiss(stop)
 
 
 class _Batch:
@@ -578,7 +627,20 @@ def _describe(cmd: dict[str, Any]) -> str:
         return "greedy decisions" if cmd.get("greedy") else "sampled decisions"
     if name == "save":
         return "checkpoint requested"
+    if name == "stop":
+        return "stop requested: the run saves a checkpoint and ends"
     return {"pause": "paused", "resume": "resumed", "step": "one decision round"}.get(str(name), str(name))
+
+
+def activity(status: Any) -> str:
+    """The runtime's status for the status line: "running", or e.g. "updating 3/8" while PPO runs."""
+    if not isinstance(status, dict) or status.get("state") in (None, "acting", "running"):
+        return "running"
+    text = str(status["state"])
+    done, total = status.get("done"), status.get("total")
+    if isinstance(done, int) and isinstance(total, int):
+        text += f" {done}/{total}"
+    return text
 
 
 def _fmt(v: Any) -> str:
