@@ -177,6 +177,7 @@ class Collector:
         self.lost = [False] * self.n  # per env: its last step dropped the episode
         self.base_seed = base_seed  # where algorithms that pick start seeds (grouped episodes) start
         self.on_round: Callable[[], Any] | None = None  # called after every round (progress, requests)
+        self.halt = False  # set (e.g. by on_round) to end the current collection after this round
         self._pre: tuple[list[Observation], list[str], list[EncodedPrompt]] | None = None
 
     def reset(self, seeds: list[int]) -> None:
@@ -189,6 +190,8 @@ class Collector:
         rollout = Rollout(self.n)
         for _ in range(num_steps):
             self._round(rollout)
+            if self.halt:
+                break
         self.last_encoded(rollout)
         return rollout
 
@@ -219,7 +222,7 @@ class Collector:
             self.reset(chunk + [chunk[-1]] * (self.n - len(chunk)))
             live = [i < len(chunk) for i in range(self.n)]
             rollout = Rollout(self.n)
-            while any(live):
+            while any(live) and not self.halt:
                 ended = self._round(rollout, live)
                 done += ended
                 for e in ended:

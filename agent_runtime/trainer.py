@@ -86,6 +86,7 @@ class Trainer:
         self.venv = venv if venv is not None else make_env(cfg.env)
         self.telemetry = Telemetry(cfg.telemetry.pub, cfg.telemetry.control, None)
         self.sink = run_sinks(cfg, self.run_dir, self.telemetry, start["decisions"] if self.resumed_from else None)
+        self.algo.on_progress = lambda done, total: self.sink.status("updating", done=done, total=total)
         self.guide = build_guidance(cfg, self.policy, self.venv.num_envs)
         if self.guide is not None and self.resumed_from is not None and (self.resumed_from / "guidance").exists():
             self.guide.load(str(self.resumed_from / "guidance"))
@@ -142,11 +143,14 @@ class Trainer:
                     self._handle_requests()
 
                 c.on_round = on_round
-                while c.decisions < cfg.run.total_decisions and not getattr(self.telemetry, "stop_requested", False):
+                while c.decisions < cfg.run.total_decisions and not c.halt:
                     t0 = time.perf_counter()
                     if getattr(self.algo.settings, "anneal_lr", False):
                         self.algo.set_lr_fraction(self._lr_fraction())
                     rollout = self.algo.collect(c, cfg.run.num_steps, self.updates)
+                    if c.halt:
+                        log.info("stopped by the TUI at decision %d: the partial rollout is not trained on", c.decisions)
+                        break
                     history.append(self._learn(rollout, collect_s=time.perf_counter() - t0))
                     if cfg.checkpoint.every and self.updates % cfg.checkpoint.every == 0:
                         self.save()
@@ -160,6 +164,7 @@ class Trainer:
         if self.telemetry.save_requested:
             self.telemetry.save_requested = False
             self.save()
+        self.collector.halt = self.telemetry.stop_requested  # the TUI's q: stop, with a checkpoint
 
     def _learn(self, rollout: Rollout, collect_s: float) -> dict[str, Any]:
         t0 = time.perf_counter()

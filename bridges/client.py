@@ -322,7 +322,7 @@ class RemoteVecEnv:
         try:
             a = operator.index(a)
         except TypeError:
-            raise SkillError(f"environment {i}: action must be an int skill index, got {type(a).__name__} {a!r}")
+            raise SkillError(f"environment {i}: action must be an int skill index, got {type(a).__name__} {a!r}") from None
         last = self._last[i]
         if last is None:
             raise RuntimeError(f"environment {i} must be reset before it is stepped")

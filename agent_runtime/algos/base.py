@@ -20,6 +20,7 @@ class Algorithm(Protocol):
     name: str
     critic: bool  # whether it uses the value head (acting then computes values)
     settings: Any  # its config section
+    on_progress: Any  # called with (steps done, steps planned) during an update
 
     def collect(self, collector: Any, num_steps: int, update: int) -> Rollout: ...
 

@@ -9,6 +9,7 @@ the policy toward the person's choices.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ class ClippedPolicyUpdate:
         self.policy, self.s, self.critic = policy, s, critic
         self.vf_coef, self.clip_vloss = vf_coef, clip_vloss
         self.lr_actor, self.lr_critic = lr_actor, lr_critic
+        self.on_progress: Callable[[int, int], None] | None = None  # (minibatches done, planned) during update
         self.actor_opt = torch.optim.AdamW(policy.actor_parameters(), lr=lr_actor, eps=1e-5, weight_decay=0.0)
         self.critic_opt = (
             torch.optim.AdamW(policy.critic_parameters(), lr=lr_critic, eps=1e-5, weight_decay=0.0) if critic else None
@@ -58,6 +60,7 @@ class ClippedPolicyUpdate:
         stats: dict[str, list[float]] = {k: [] for k in STATS}
         stop = False
         params = self.policy.actor_parameters() + (self.policy.critic_parameters() if self.critic else [])
+        planned, done = s.update_epochs * -(-n // s.minibatch_size), 0
         for _epoch in range(s.update_epochs):
             order = rng.permutation(n)
             for start in range(0, n, s.minibatch_size):
@@ -78,6 +81,9 @@ class ClippedPolicyUpdate:
                 nn.utils.clip_grad_norm_(params, s.max_grad_norm)
                 for opt in self.optimizers:
                     opt.step()
+                done += 1
+                if self.on_progress is not None:
+                    self.on_progress(done, planned)
                 if s.target_kl is not None and kls and float(np.mean(kls)) > s.target_kl:
                     stop = True
                     break
