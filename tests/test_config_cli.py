@@ -17,7 +17,7 @@ def test_every_shipped_config_loads(path):
 
 
 def test_unknown_key_names_it_and_the_allowed_keys():
-    with pytest.raises(ConfigError, match=r"unknown key ppo\.gama; allowed keys in ppo: gamma, gae_lambda"):
+    with pytest.raises(ConfigError, match=r"unknown key ppo\.gama; allowed keys in ppo: .*\bgamma, gae_lambda"):
         load_config("toy", ["ppo.gama=0.9"])
     with pytest.raises(ConfigError, match="unknown section 'foo'"):
         load_config("toy", ["foo.bar=1"])
