@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from agent_runtime.policy import ActorCritic
+from agent_runtime.ppo import mixture_log_probs
 from agent_runtime.scoring import EncodedPrompt
 
 
@@ -31,13 +32,17 @@ def decide(
     overrides: list[int | None] | None = None,
     generator: torch.Generator | None = None,
     with_values: bool = True,
+    explore_eps: float = 0.0,
 ) -> Decisions:
     """Score every valid skill of every environment in one batch and pick an action each.
 
-    ``with_values=False`` skips the critic (evaluation needs only the actions)."""
+    ``with_values=False`` skips the critic (evaluation needs only the actions).
+    ``explore_eps > 0``: sample from ``(1 - eps) * pi + eps * uniform`` over the valid skills and record
+    that mixture's log-prob (PPO re-scores the same mixture: ``ppo.mixture_log_probs``); ``probs`` stay pi's."""
     encoded = policy.encode(prompts, skills)
     out = policy(encoded, with_values=with_values)
     log_probs = out.log_probs.float().cpu()
+    behaviour = mixture_log_probs(log_probs, explore_eps)
     values = out.values.float().cpu().tolist() if out.values is not None else None
     actions, logps, probs, over = [], [], [], []
     for i, sk in enumerate(skills):
@@ -49,9 +54,9 @@ def decide(
         elif greedy:
             a = int(torch.argmax(lp))
         else:
-            a = int(torch.multinomial(p, 1, generator=generator))
+            a = int(torch.multinomial(behaviour[i, : len(sk)].exp(), 1, generator=generator))
         actions.append(a)
-        logps.append(float(lp[a]))
+        logps.append(float(behaviour[i, a]))
         probs.append(p.tolist())
         over.append(forced is not None)
     return Decisions(encoded, actions, logps, values, probs, over)

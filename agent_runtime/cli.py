@@ -107,6 +107,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = trainer.train()
     last = [u for u in out["updates"] if u.get("success_rate") is not None]
     console.print(f"[green]done:[/] {out['counters']}" + (f"  last success rate {last[-1]['success_rate']:.2f}" if last else ""))
+    from agent_runtime.summary import summarize_run  # before/after summary + learning_curve.png
+
+    console.print(summarize_run(trainer.run_dir), markup=False, highlight=False)
     return 0
 
 

@@ -85,6 +85,14 @@ class PPOSection:
     target_kl: float | None = None
     norm_adv: bool = True
     bc_coef: float = 0.0
+    # Learning recipe (docs/results/overcooked/recipe.md); the defaults keep the plain PPO above.
+    kl_target: float | None = None  # adaptive lr_actor: x kl_lr_factor when KL < target/1.5, / when > 1.5*target
+    kl_lr_factor: float = 1.5
+    lr_actor_min: float = 1e-5
+    lr_actor_max: float = 1e-2
+    kl_stop: Literal["minibatch", "epoch"] = "minibatch"  # when target_kl is checked
+    value_warmup_updates: int = 0  # the first N updates train the critic only
+    explore_eps: float = 0.0  # act from (1-eps)*pi + eps*uniform over valid skills (the ratio uses the mixture)
 
 
 @dataclass
@@ -309,6 +317,10 @@ def validate(cfg: Config) -> None:
     for key, v in {"ppo.gamma": cfg.ppo.gamma, "ppo.gae_lambda": cfg.ppo.gae_lambda}.items():
         if not 0.0 <= v <= 1.0:
             raise ConfigError(f"{key}: must be in [0, 1], got {v}")
+    if not 0.0 <= cfg.ppo.explore_eps < 1.0:
+        raise ConfigError(f"ppo.explore_eps: must be in [0, 1), got {cfg.ppo.explore_eps}")
+    if cfg.ppo.kl_lr_factor < 1.0 or cfg.ppo.value_warmup_updates < 0:
+        raise ConfigError("ppo.kl_lr_factor must be >= 1 and ppo.value_warmup_updates >= 0")
     if not 0.0 <= cfg.lora.dropout < 1.0:
         raise ConfigError(f"lora.dropout: must be in [0, 1), got {cfg.lora.dropout}")
     try:

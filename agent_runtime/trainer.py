@@ -73,6 +73,9 @@ class Trainer:
             clip_coef=p.clip_coef, clip_vloss=p.clip_vloss, vf_coef=p.vf_coef, ent_coef=p.ent_coef,
             update_epochs=p.update_epochs, minibatch_size=p.minibatch_size, micro_batch_size=p.micro_batch_size,
             max_grad_norm=p.max_grad_norm, target_kl=p.target_kl, norm_adv=p.norm_adv, bc_coef=p.bc_coef,
+            kl_target=p.kl_target, kl_lr_factor=p.kl_lr_factor, lr_actor_min=p.lr_actor_min,  # recipe keys
+            lr_actor_max=p.lr_actor_max, kl_stop=p.kl_stop, value_warmup_updates=p.value_warmup_updates,  # recipe keys
+            explore_eps=p.explore_eps,  # recipe keys
         )  # fmt: skip
         self.ppo = PPO(self.policy, settings, p.lr_actor, p.lr_critic)
         self.np_rng = np.random.default_rng(cfg.run.seed)
@@ -142,7 +145,7 @@ class Trainer:
         skills = [o.skills for o in obs]
         overrides = [tel.take_override(i, len(s)) for i, s in enumerate(skills)]
         greedy = self._greedy()
-        d = decide(self.policy, prompts, skills, greedy, overrides, self.sample_gen)
+        d = decide(self.policy, prompts, skills, greedy, overrides, self.sample_gen, explore_eps=self.cfg.ppo.explore_eps)  # recipe
         for i in range(len(obs)):
             buffer.add(i, Decision(d.encoded[i], d.actions[i], d.logps[i], d.values[i], overridden=d.overridden[i]))
             msg = {
