@@ -109,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     console.print(f"[green]done:[/] {out['counters']}" + (f"  last success rate {last[-1]['success_rate']:.2f}" if last else ""))
     from agent_runtime.summary import summarize_run  # before/after summary + learning_curve.png
 
-    console.print(summarize_run(trainer.run_dir), markup=False, highlight=False)
+    console.print(summarize_run(trainer.run_dir), markup=False, highlight=False, soft_wrap=True)
     return 0
 
 
