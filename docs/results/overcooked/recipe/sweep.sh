@@ -14,6 +14,9 @@ case $name in
   #    1 critic-only warm-up update, no anneal
   A) cfg=(--set ppo.lr_actor=1e-3 --set ppo.update_epochs=2 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch
           --set ppo.kl_target=0.003 --set ppo.lr_actor_max=5e-3 --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false) ;;
+  # A3: A with the actor starting at 3e-4 (the first policy step of A overshot the KL target 10x)
+  A3) cfg=(--set ppo.lr_actor=3e-4 --set ppo.update_epochs=2 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch
+           --set ppo.kl_target=0.003 --set ppo.lr_actor_max=5e-3 --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false) ;;
   # A + exploration: 5% uniform mixture over the valid skills
   Ae) cfg=(--set ppo.lr_actor=1e-3 --set ppo.update_epochs=2 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch
            --set ppo.kl_target=0.003 --set ppo.lr_actor_max=5e-3 --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false
