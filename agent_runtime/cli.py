@@ -159,9 +159,10 @@ def _run(args: argparse.Namespace, claimed: list[Path]) -> int:
         venv.close()
         raise
     console.print(f"[bold]model:[/] {trainer.policy.source}")
-    out = trainer.train()
-    last = [u for u in out["updates"] if u.get("success_rate") is not None]
-    console.print(f"[green]done:[/] {out['counters']}" + (f"  last success rate {last[-1]['success_rate']:.2f}" if last else ""))
+    trainer.train()
+    from agent_runtime.summary import summarize_run  # before/after figures, learning_curve.png, next commands
+
+    console.print(summarize_run(trainer.run_dir), markup=False, highlight=False, soft_wrap=True)
     return 0
 
 

@@ -95,6 +95,14 @@ class PolicyUpdateSection:
     target_kl: float | None = None
     norm_adv: bool = True
     bc_coef: float = 0.0
+    # The learning recipe for small models (docs/results/overcooked/recipe/README.md); the defaults keep
+    # the plain clipped update above.
+    kl_target: float | None = None  # adaptive lr_actor: x kl_lr_factor when KL < target/1.5, / when > 1.5*target
+    kl_lr_factor: float = 1.5
+    lr_actor_min: float = 1e-5
+    lr_actor_max: float = 1e-2
+    kl_stop: Literal["minibatch", "epoch"] = "minibatch"  # when target_kl is checked
+    explore_eps: float = 0.0  # act from (1-eps)*pi + eps*uniform over valid skills (the ratio uses the mixture)
 
 
 @dataclass
@@ -107,6 +115,7 @@ class PPOSection(PolicyUpdateSection):
     # A time-limit truncation ends the task (no bootstrap): TWOSOME's setting. False: bootstrap from the
     # value of the truncated episode's last observation.
     time_limit_terminal: bool = False
+    value_warmup_updates: int = 0  # the first N updates train the critic only
 
 
 @dataclass
@@ -376,6 +385,14 @@ def validate(cfg: Config) -> None:
     for key, fv in {"ppo.gamma": cfg.ppo.gamma, "ppo.gae_lambda": cfg.ppo.gae_lambda}.items():
         if not 0.0 <= fv <= 1.0:
             raise ConfigError(f"{key}: must be in [0, 1], got {fv}")
+    for name in ("ppo", "grpo"):
+        sec = getattr(cfg, name)
+        if not 0.0 <= sec.explore_eps < 1.0:
+            raise ConfigError(f"{name}.explore_eps: must be in [0, 1), got {sec.explore_eps}")
+        if sec.kl_lr_factor < 1.0:
+            raise ConfigError(f"{name}.kl_lr_factor: must be >= 1, got {sec.kl_lr_factor}")
+    if cfg.ppo.value_warmup_updates < 0:
+        raise ConfigError(f"ppo.value_warmup_updates: must be >= 0, got {cfg.ppo.value_warmup_updates}")
     if not 0.0 <= cfg.lora.dropout < 1.0:
         raise ConfigError(f"lora.dropout: must be in [0, 1), got {cfg.lora.dropout}")
     try:

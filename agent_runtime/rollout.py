@@ -33,9 +33,10 @@ log = logging.getLogger("agent_runtime")
 class Scored:
     """A policy's view of one round: per env the skills' log-probabilities (and value, encoding)."""
 
-    log_probs: list[list[float]]
+    log_probs: list[list[float]]  # the policy's (what a person sees)
     values: list[float] | None = None
     encoded: list[EncodedPrompt] | None = None
+    behaviour: list[list[float]] | None = None  # what actions are drawn from, when that is not the policy
 
 
 class Actor(Protocol):
@@ -51,14 +52,16 @@ class LLMActor:
     """The LLM policy: softmax over the valid skills' scores; sampled, greedy, or SayCan-greedy.
 
     ``saycan``: greedy on p_LLM(skill) x affordance(skill) (``info['affordance']``, else 1).
+    ``explore_eps``: sample from ``(1 - eps) * pi + eps * uniform`` (its log-prob is recorded).
     """
 
     def __init__(self, policy: Any, with_values: bool = True, generator: torch.Generator | None = None,
-                 saycan: bool = False):
+                 saycan: bool = False, explore_eps: float = 0.0):
         self.policy = policy
         self.with_values = with_values
         self.generator = generator
         self.saycan = saycan
+        self.explore_eps = explore_eps
 
     @torch.no_grad()
     def score(self, prompts: list[str], obs: list[Observation], encoded: list[EncodedPrompt] | None = None) -> Scored:
@@ -67,11 +70,17 @@ class LLMActor:
         out = self.policy(encoded, with_values=self.with_values)
         lp = out.log_probs.float().cpu()
         values = out.values.float().cpu().tolist() if out.values is not None else None
-        return Scored([lp[i, : len(o.skills)].tolist() for i, o in enumerate(obs)], values, encoded)
+        scored = Scored([lp[i, : len(o.skills)].tolist() for i, o in enumerate(obs)], values, encoded)
+        if self.explore_eps > 0:
+            from agent_runtime.algos.ppo import mixture_log_probs
+
+            mix = mixture_log_probs(lp, self.explore_eps)
+            scored.behaviour = [mix[i, : len(o.skills)].tolist() for i, o in enumerate(obs)]
+        return scored
 
     def choose(self, scored: Scored, obs: list[Observation], greedy: bool) -> list[int]:
         actions = []
-        for lp, o in zip(scored.log_probs, obs):
+        for lp, o in zip(scored.log_probs if greedy or scored.behaviour is None else scored.behaviour, obs):
             t = torch.tensor(lp).exp()
             if self.saycan:
                 t = t * affordance(o)
@@ -293,7 +302,7 @@ class Collector:
                 nxt.append(self._next(o))
                 continue
             t = Transition(
-                encoded=enc[i] if enc else None, action=actions[i], logp=scored.log_probs[i][actions[i]],
+                encoded=enc[i] if enc else None, action=actions[i], logp=(scored.behaviour or scored.log_probs)[i][actions[i]],
                 value=scored.values[i] if scored.values else None, reward=o.reward, k=max(1, o.k),
                 done=o.done, truncated=o.truncated and not o.done, overridden=overridden[i],
             )  # fmt: skip

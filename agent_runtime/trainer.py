@@ -90,7 +90,7 @@ class Trainer:
         self.guide = build_guidance(cfg, self.policy, self.venv.num_envs)
         if self.guide is not None and self.resumed_from is not None and (self.resumed_from / "guidance").exists():
             self.guide.load(str(self.resumed_from / "guidance"))
-        actor = LLMActor(self.policy, with_values=self.algo.critic, generator=self.sample_gen)
+        actor = LLMActor(self.policy, self.algo.critic, self.sample_gen, explore_eps=self.algo.settings.explore_eps)
         self.collector = Collector(self.venv, actor, PromptBuilder(cfg.prompt.template), self.sink, self.guide,
                                    self.telemetry, cfg.run.greedy, start["decisions"], base_seed=cfg.env.seed)
         self.collector.episodes = start["episodes"]

@@ -5,6 +5,18 @@ Overridden decisions (a person chose the action) were not sampled from the polic
 out of the clipped ratio and of the advantage normalisation; they still count for returns and the
 value loss. With ``bc_coef > 0`` a behaviour-cloning term ``-bc_coef * log pi(a_person | s)`` pulls
 the policy toward the person's choices.
+
+The learning recipe for small models (each off by default, the plain update):
+
+- ``kl_target``: adaptive actor learning rate. After each update the actor's rate is multiplied by
+  ``kl_lr_factor`` when the last epoch's approximate KL was below ``kl_target / 1.5`` and divided by
+  it when above ``1.5 * kl_target`` (PPO-adaptive), kept within ``[lr_actor_min, lr_actor_max]``.
+- ``kl_stop``: where ``target_kl`` is checked: after every minibatch, or after every epoch.
+- ``value_warmup_updates`` (PPO): the first N updates train the critic only, so the first policy
+  steps use advantages from a critic that has seen returns.
+- ``explore_eps``: the behaviour policy is ``(1 - eps) * pi + eps * uniform(valid skills)``; acting
+  records the mixture's log-prob and the update re-scores the same mixture, so the ratio compares
+  like with like. The entropy bonus is pi's.
 """
 
 from __future__ import annotations
@@ -23,6 +35,16 @@ from agent_runtime.policy import ActorCritic
 STATS = ("pg_loss", "v_loss", "entropy", "approx_kl", "clipfrac", "bc_loss")
 
 
+def mixture_log_probs(log_probs: torch.Tensor, eps: float) -> torch.Tensor:
+    """log((1 - eps) * p + eps / n_valid) per candidate; padded candidates (log p = -inf) stay -inf."""
+    if eps <= 0:
+        return log_probs
+    valid = torch.isfinite(log_probs)
+    n = valid.sum(-1, keepdim=True).clamp(min=1).to(log_probs.dtype)
+    mix = torch.logaddexp(log_probs + float(np.log1p(-eps)), torch.log(eps / n).expand_as(log_probs))
+    return torch.where(valid, mix, log_probs)
+
+
 class ClippedPolicyUpdate:
     """Epochs of minibatches (with micro-batch gradient accumulation) of the clipped surrogate, the
     entropy bonus, behaviour cloning on overrides and, when ``critic``, the clipped value loss."""
@@ -33,6 +55,9 @@ class ClippedPolicyUpdate:
         self.vf_coef, self.clip_vloss = vf_coef, clip_vloss
         self.lr_actor, self.lr_critic = lr_actor, lr_critic
         self.on_progress: Callable[[int, int], None] | None = None  # (minibatches done, planned) during update
+        self.lr_frac = 1.0  # the annealing fraction
+        self.updates_done = 0
+        self.warmup_updates = 0  # updates that train the critic only (PPO's value_warmup_updates)
         self.actor_opt = torch.optim.AdamW(policy.actor_parameters(), lr=lr_actor, eps=1e-5, weight_decay=0.0)
         self.critic_opt = (
             torch.optim.AdamW(policy.critic_parameters(), lr=lr_critic, eps=1e-5, weight_decay=0.0) if critic else None
@@ -45,6 +70,7 @@ class ClippedPolicyUpdate:
 
     def set_lr_fraction(self, frac: float) -> None:
         """Linear annealing: frac goes from 1 to 0 over the run."""
+        self.lr_frac = frac
         for opt, lr in zip(self.optimizers, (self.lr_actor, self.lr_critic)):
             for g in opt.param_groups:
                 g["lr"] = frac * lr
@@ -53,15 +79,30 @@ class ClippedPolicyUpdate:
     def lr(self) -> float:
         return float(self.actor_opt.param_groups[0]["lr"])
 
+    def _adapt_lr(self, kl: float) -> None:
+        """PPO-adaptive: scale the actor's base learning rate toward ``kl_target``."""
+        s = self.s
+        if s.kl_target is None or not np.isfinite(kl):
+            return
+        if kl < s.kl_target / 1.5:
+            self.lr_actor = min(self.lr_actor * s.kl_lr_factor, s.lr_actor_max)
+        elif kl > s.kl_target * 1.5:
+            self.lr_actor = max(self.lr_actor / s.kl_lr_factor, s.lr_actor_min)
+        for g in self.actor_opt.param_groups:
+            g["lr"] = self.lr_frac * self.lr_actor
+
     def update(self, batch: Batch, rng: np.random.Generator) -> dict[str, float]:
         s = self.s
         n = len(batch)
         sampled = ~batch.overridden
         stats: dict[str, list[float]] = {k: [] for k in STATS}
         stop = False
+        warmup = self.critic and self.updates_done < self.warmup_updates  # the critic alone
         params = self.policy.actor_parameters() + (self.policy.critic_parameters() if self.critic else [])
-        planned, done = s.update_epochs * -(-n // s.minibatch_size), 0
+        planned, done, actor_steps = s.update_epochs * -(-n // s.minibatch_size), 0, 0
+        epoch_kls: list[float] = []
         for _epoch in range(s.update_epochs):
+            epoch_kls = []
             order = rng.permutation(n)
             for start in range(0, n, s.minibatch_size):
                 mb = order[start : start + s.minibatch_size]
@@ -76,29 +117,42 @@ class ClippedPolicyUpdate:
                 for ms in range(0, len(mb), s.micro_batch_size):
                     idx = mb[ms : ms + s.micro_batch_size]
                     sl = slice(ms, ms + len(idx))
-                    loss = self._loss(batch, idx, adv[sl], mb_sampled[sl], stats, kls)
+                    loss = self._loss(batch, idx, adv[sl], mb_sampled[sl], stats, kls, warmup)
                     (loss * len(idx) / len(mb)).backward()  # micro-batch share of the minibatch mean
+                epoch_kls += kls
                 nn.utils.clip_grad_norm_(params, s.max_grad_norm)
-                for opt in self.optimizers:
+                for opt in self.optimizers[1:] if warmup else self.optimizers:
                     opt.step()
+                actor_steps += 0 if warmup else 1
                 done += 1
                 if self.on_progress is not None:
                     self.on_progress(done, planned)
-                if s.target_kl is not None and kls and float(np.mean(kls)) > s.target_kl:
+                if warmup:
+                    continue
+                if s.kl_stop == "minibatch" and s.target_kl is not None and kls and float(np.mean(kls)) > s.target_kl:
                     stop = True
                     break
+            if s.kl_stop == "epoch" and not warmup and s.target_kl is not None and epoch_kls:
+                stop = float(np.mean(epoch_kls)) > s.target_kl
             if stop:
                 break
         out = {k: float(np.mean(v)) if v else 0.0 for k, v in stats.items()}
         out["early_stop"] = float(stop)
+        out["value_warmup"] = float(warmup)
+        out["actor_steps"] = float(actor_steps)
+        if not warmup and epoch_kls:
+            out["kl_last_epoch"] = float(np.mean(epoch_kls))
+            self._adapt_lr(out["kl_last_epoch"])
+        self.updates_done += 1
         return out
 
     def _loss(self, batch: Batch, idx: Any, adv: torch.Tensor, smp: torch.Tensor,
-              stats: dict[str, list[float]], kls: list[float]) -> torch.Tensor:
+              stats: dict[str, list[float]], kls: list[float], warmup: bool = False) -> torch.Tensor:
         s = self.s
         out = self.policy([batch.encoded[i] for i in idx], with_values=self.critic)
         acts = batch.actions[idx].to(out.log_probs.device)
-        new_logp = out.log_probs.gather(1, acts[:, None]).squeeze(1).float().cpu()
+        behaviour = mixture_log_probs(out.log_probs.float(), s.explore_eps)  # the policy that acted
+        new_logp = behaviour.gather(1, acts[:, None]).squeeze(1).cpu()
         logratio = new_logp - batch.logps[idx]
         ratio = logratio.exp()
         pg = torch.zeros(())
@@ -119,7 +173,7 @@ class ClippedPolicyUpdate:
             stats["bc_loss"].append(bc.item())
         ent = out.entropy().float().cpu().mean()
         stats["entropy"].append(ent.item())
-        loss = pg - s.ent_coef * ent + s.bc_coef * bc
+        loss = torch.zeros(()) if warmup else pg - s.ent_coef * ent + s.bc_coef * bc
         if self.critic:
             assert out.values is not None
             values, ret = out.values.float().cpu(), batch.returns[idx]
@@ -134,13 +188,16 @@ class ClippedPolicyUpdate:
         return loss
 
     def state_dict(self) -> dict[str, Any]:
-        return {"actor_opt": self.actor_opt.state_dict(),
+        return {"actor_opt": self.actor_opt.state_dict(), "lr_actor": self.lr_actor, "updates_done": self.updates_done,
                 **({"critic_opt": self.critic_opt.state_dict()} if self.critic_opt is not None else {})}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.actor_opt.load_state_dict(state["actor_opt"])
         if self.critic_opt is not None:
             self.critic_opt.load_state_dict(state["critic_opt"])
+        if self.s.kl_target is not None:  # the adapted rate goes on; a fixed-rate run keeps its configured rate
+            self.lr_actor = state.get("lr_actor", self.lr_actor)
+        self.updates_done = state.get("updates_done", self.updates_done)
 
 
 class PPO(ClippedPolicyUpdate):
@@ -152,6 +209,7 @@ class PPO(ClippedPolicyUpdate):
         super().__init__(policy, settings, settings.lr_actor, critic=True, lr_critic=settings.lr_critic,
                          vf_coef=settings.vf_coef, clip_vloss=settings.clip_vloss)
         self.settings = settings
+        self.warmup_updates = settings.value_warmup_updates
 
     def collect(self, collector: Any, num_steps: int, update: int) -> Rollout:
         return collector.steps(num_steps)

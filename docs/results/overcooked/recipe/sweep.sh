@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Tomato Salad learning-recipe sweep (issue 13): one named configuration, several seeds, two runs side by side,
+# one torch thread each. Checkpoints every 2 updates (128 decisions) so that eval.py can evaluate the policy
+# along the run on fixed seeds.
+# Usage (from the repo root): bash docs/results/overcooked/recipe/sweep.sh NAME DECISIONS SEED... 
+#   NAME is one of the configurations below; runs go to runs/recipe/NAME-s<seed>.
+set -euo pipefail
+name=$1; decisions=$2; shift 2
+base=(--set ppo.lr_critic=1e-3 --set ppo.minibatch_size=32 --set ppo.micro_batch_size=16 --set run.num_steps=16)
+case $name in
+  # the issue's "larger step": fixed lr 1e-3, 2 epochs, KL stop 0.05 per minibatch, linear anneal
+  big) cfg=(--set ppo.lr_actor=1e-3 --set ppo.update_epochs=2 --set ppo.target_kl=0.05) ;;
+  # A: adaptive actor lr toward KL 3e-3 per update (x/÷1.5), 2 epochs with a per-epoch KL stop at 0.02,
+  #    1 critic-only warm-up update, no anneal
+  A) cfg=(--set ppo.lr_actor=1e-3 --set ppo.update_epochs=2 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch
+          --set ppo.kl_target=0.003 --set ppo.lr_actor_max=5e-3 --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false) ;;
+  # A3: A with the actor starting at 3e-4 (the first policy step of A overshot the KL target 10x)
+  A3) cfg=(--set ppo.lr_actor=3e-4 --set ppo.update_epochs=2 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch
+           --set ppo.kl_target=0.003 --set ppo.lr_actor_max=5e-3 --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false) ;;
+  # A + exploration: 5% uniform mixture over the valid skills
+  Ae) cfg=(--set ppo.lr_actor=1e-3 --set ppo.update_epochs=2 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch
+           --set ppo.kl_target=0.003 --set ppo.lr_actor_max=5e-3 --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false
+           --set ppo.explore_eps=0.05) ;;
+  # the task config's own defaults (the recipe once it is the default)
+  default) cfg=() ;;
+  *) echo "unknown configuration $name" >&2; exit 2 ;;
+esac
+mkdir -p runs/recipe
+pids=()
+for s in "$@"; do
+  python -m agent_runtime.cli run --config overcooked-tomato-salad --name "$name-s$s" --seed "$s" --set env.seed="$s" \
+    --total-decisions "$decisions" "${base[@]}" "${cfg[@]}" --set checkpoint.every=2 --set checkpoint.keep=20 \
+    --set run.output_dir=runs/recipe --set run.progress=false --set model.threads=1 > "runs/recipe/$name-s$s.log" 2>&1 &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
