@@ -32,8 +32,11 @@ T5_NAMES = {"q_proj": "q", "k_proj": "k", "v_proj": "v", "o_proj": "o"}
 def resolve_target_modules(model: nn.Module, wanted: list[str]) -> list[str]:
     """The LoRA target module names as this model spells them; an error lists the names it has."""
     # A linear layer, or one that an adapter wraps already (it keeps the original as ``base_layer``).
-    linear = {n.rsplit(".", 1)[-1] for n, m in model.named_modules()
-              if isinstance(m, nn.Linear) and ".lora_" not in n and not n.endswith("base_layer") or hasattr(m, "base_layer")}
+    linear = {
+        n.rsplit(".", 1)[-1]
+        for n, m in model.named_modules()
+        if isinstance(m, nn.Linear) and ".lora_" not in n and not n.endswith("base_layer") or hasattr(m, "base_layer")
+    }
     resolved = [w if w in linear else T5_NAMES.get(w, w) for w in wanted]
     missing = [w for w, r in zip(wanted, resolved) if r not in linear]
     if missing:
@@ -44,8 +47,14 @@ def resolve_target_modules(model: nn.Module, wanted: list[str]) -> list[str]:
 class Adapters:
     """A frozen base model wrapped once by PEFT, with named LoRA adapters added on demand."""
 
-    def __init__(self, base: PreTrainedModel, r: int = 8, alpha: int = 16, dropout: float = 0.05,
-                 target_modules: list[str] | None = None):
+    def __init__(
+        self,
+        base: PreTrainedModel,
+        r: int = 8,
+        alpha: int = 16,
+        dropout: float = 0.05,
+        target_modules: list[str] | None = None,
+    ):
         self.is_encoder_decoder = bool(base.config.is_encoder_decoder)
         self.model: PeftModel = get_peft_model(base, self._lora(base, r, alpha, dropout, target_modules))
         self._active = ACTOR
@@ -67,8 +76,15 @@ class Adapters:
     def has(self, name: str) -> bool:
         return name in self.model.peft_config
 
-    def add(self, name: str, r: int, alpha: int, dropout: float, target_modules: list[str] | None = None,
-            seed: int | None = None) -> None:
+    def add(
+        self,
+        name: str,
+        r: int,
+        alpha: int,
+        dropout: float,
+        target_modules: list[str] | None = None,
+        seed: int | None = None,
+    ) -> None:
         """A new adapter over the same frozen weights (a reproducible init when ``seed`` is given)."""
         if self.has(name):
             raise ValueError(f"adapter {name!r} exists already")

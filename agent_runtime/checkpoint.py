@@ -180,7 +180,9 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot continue this run; the message says why in one line."""
 
 
-def load_checkpoint(path: Path, policy: ActorCritic, algo: Any | None, np_rng: np.random.Generator | None) -> dict[str, int]:
+def load_checkpoint(
+    path: Path, policy: ActorCritic, algo: Any | None, np_rng: np.random.Generator | None
+) -> dict[str, int]:
     """Restore weights (and the algorithm's state and RNG states when given); returns the counters.
 
     Checkpoints written before the algorithm seam hold PPO's optimisers under ``ppo``: they load into
@@ -189,8 +191,10 @@ def load_checkpoint(path: Path, policy: ActorCritic, algo: Any | None, np_rng: n
     if algo is not None:
         saved = state.get("algorithm") or {"name": "ppo", "state": state.get("ppo")}
         if saved["name"] != algo.name or saved["state"] is None:
-            raise CheckpointError(f"checkpoint {path} was written by algorithm {saved['name']!r}; "
-                                  f"this run uses {algo.name!r} (set run.algorithm={saved['name']} to continue it)")
+            raise CheckpointError(
+                f"checkpoint {path} was written by algorithm {saved['name']!r}; "
+                f"this run uses {algo.name!r} (set run.algorithm={saved['name']} to continue it)"
+            )
     policy.load(path)
     if algo is not None:
         algo.load_state_dict(saved["state"])

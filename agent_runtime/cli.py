@@ -79,17 +79,26 @@ def _load(args: argparse.Namespace):
 
 def _common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("what to run")
-    g.add_argument("--config", help="a YAML file, or the name of one in configs/ (default: by --bridge, else 'default')")
-    g.add_argument("--bridge", help="simulator: toy, babyai, overcooked, overcooked_ai, virtualhome, crafter, unity, gym, textworld, an entry-point name or module:factory")
+    g.add_argument(
+        "--config", help="a YAML file, or the name of one in configs/ (default: by --bridge, else 'default')"
+    )
+    g.add_argument(
+        "--bridge",
+        help="simulator: toy, babyai, overcooked, overcooked_ai, virtualhome, crafter, unity, gym, textworld, an entry-point name or module:factory",
+    )
     g.add_argument("--task", help="task of the simulator (e.g. GoToLocal, tomato-salad, food-preparation)")
     g.add_argument("--model", help="model alias, Hugging Face id or local path (default: smollm2-135m-instruct)")
     g.add_argument("--num-envs", type=int, help="parallel environments")
     g.add_argument("--seed", type=int, help="run seed")
     g.add_argument("--name", help="run name (folder under run.output_dir)")
-    g.add_argument("--connect", action="append", metavar="ADDR", help="attach to a running simulator server (repeatable)")
+    g.add_argument(
+        "--connect", action="append", metavar="ADDR", help="attach to a running simulator server (repeatable)"
+    )
     g.add_argument("--in-process", action="store_true", help="step simulators in this process (no bridge)")
     g.add_argument("--vh-data", metavar="PATH", help="VirtualHome data folder (scenes/, resources/)")
-    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key, e.g. ppo.gamma=0.95")
+    g.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key, e.g. ppo.gamma=0.95"
+    )
 
 
 def _prepare_run(args: argparse.Namespace, claimed: list[Path]):
@@ -185,7 +194,9 @@ def _run_with_tui(args: argparse.Namespace, cfg) -> int:
     log_path = run_dir / "run.log"
     print(f"run folder: {run_dir}   training log: {log_path}")
     with open(log_path, "a") as logf:
-        child = subprocess.Popen([sys.executable, "-m", "agent_runtime.cli", *argv], stdout=logf, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "agent_runtime.cli", *argv], stdout=logf, stderr=subprocess.STDOUT
+        )
         try:
             from tui.app import main as tui_main
 
@@ -232,7 +243,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         try:
             find_checkpoint(args.checkpoint)
         except FileNotFoundError:
-            raise UsageError(f"--checkpoint {args.checkpoint}: no checkpoint there (a run folder holds checkpoints/step-*/)") from None
+            raise UsageError(
+                f"--checkpoint {args.checkpoint}: no checkpoint there (a run folder holds checkpoints/step-*/)"
+            ) from None
     check_env(cfg)
     if kinds != ["random"]:
         check_model_name(cfg.model.name)
@@ -248,7 +261,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         results.append(s)
         sr = "-" if s["success_rate"] is None else f"{s['success_rate']:.3f}"
         extra = f"  achievement score {s['achievement_score']:.2f}" if "achievement_score" in s else ""
-        console.print(f"[bold]{kind:>10}[/]  episodes {s['episodes']}  success {sr}  mean return {s['mean_return']:.3f}{extra}")
+        console.print(
+            f"[bold]{kind:>10}[/]  episodes {s['episodes']}  success {sr}  mean return {s['mean_return']:.3f}{extra}"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps({"seeds": seeds, "results": results}, indent=2))
     return 0
@@ -273,7 +288,9 @@ def cmd_model(args: argparse.Namespace) -> int:
         ac = ActorCritic(lm, lora_r=args.lora_r, lora_alpha=2 * args.lora_r)
         t_all = sum(p.numel() for p in ac.parameters())
         t_train = sum(p.numel() for p in ac.actor_parameters()) + sum(p.numel() for p in ac.critic_parameters())
-        print(f"with LoRA r={args.lora_r} + value head: {t_all:,} total, {t_train:,} trainable ({100 * t_train / t_all:.2f}%)")
+        print(
+            f"with LoRA r={args.lora_r} + value head: {t_all:,} total, {t_train:,} trainable ({100 * t_train / t_all:.2f}%)"
+        )
     print(f"dtype/device: {next(lm.model.parameters()).dtype} / {next(lm.model.parameters()).device}")
     print(f"vocabulary: {len(lm.tokenizer):,} tokens")
     return 0
@@ -297,7 +314,14 @@ def cmd_serve(rest: list[str]) -> int:
     for i, a in enumerate(list(rest)):
         if a == "--gym" and i + 1 < len(rest) or a.startswith("--gym="):
             gym_id = rest[i + 1] if a == "--gym" else a.split("=", 1)[1]
-            rest = [*rest[:i], "--bridge", "gym", "--option", f"id={json.dumps(gym_id)}", *rest[i + (2 if a == "--gym" else 1):]]
+            rest = [
+                *rest[:i],
+                "--bridge",
+                "gym",
+                "--option",
+                f"id={json.dumps(gym_id)}",
+                *rest[i + (2 if a == "--gym" else 1) :],
+            ]
             break
     return main(rest) or 0
 
@@ -319,7 +343,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="agent-runtime", description=MAIN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="agent-runtime", description=MAIN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -351,13 +377,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
     p.add_argument("--device", default="cpu")
     p.add_argument("--cache-dir", help="model cache folder (default ~/.cache/agent-runtime or $AGENT_RUNTIME_CACHE)")
-    p.add_argument("--lora-r", type=int, default=8, help="also count trainable parameters with a LoRA of this rank (0: skip)")
+    p.add_argument(
+        "--lora-r", type=int, default=8, help="also count trainable parameters with a LoRA of this rank (0: skip)"
+    )
 
     p = sub.add_parser("bench", help="run a benchmark script from benchmarks/ (extra arguments are passed on)")
     p.add_argument("name", help="scoring, ppo_update, bridge, overcooked, crafter, telemetry")
 
-    sub.add_parser("serve", help="start a simulator server (arguments go to the server; --gym ID_OR_MODULE:FACTORY serves "
-                   "a gymnasium env; try: serve --help)", add_help=False)
+    sub.add_parser(
+        "serve",
+        help="start a simulator server (arguments go to the server; --gym ID_OR_MODULE:FACTORY serves "
+        "a gymnasium env; try: serve --help)",
+        add_help=False,
+    )
     sub.add_parser("tui", help="open the live TUI on a running runtime (try: tui --help)", add_help=False)
 
     p = sub.add_parser("plot", help="plot learning curves (return, success) of run folders to a PNG")

@@ -344,7 +344,9 @@ def config_from_dict(data: dict[str, Any], where: str = "config") -> Config:
     return cfg
 
 
-def load_config(path: str | None = None, overrides: list[str] | None = None, extra: dict[str, Any] | None = None) -> Config:
+def load_config(
+    path: str | None = None, overrides: list[str] | None = None, extra: dict[str, Any] | None = None
+) -> Config:
     """Defaults, then the YAML file, then ``extra`` (CLI shortcuts), then ``--set`` overrides."""
     data: dict[str, Any] = {}
     where = "config"

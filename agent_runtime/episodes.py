@@ -28,8 +28,9 @@ class EpisodeStats:
         return out
 
 
-def episode_record(env: int, seed: int | None, totals: tuple[float, int, int], last: Observation,
-                   decisions: int) -> dict[str, Any]:
+def episode_record(
+    env: int, seed: int | None, totals: tuple[float, int, int], last: Observation, decisions: int
+) -> dict[str, Any]:
     """The log record of a finished episode (the same fields for training, evaluation and baselines):
     env, seed, return, length (decisions), primitive_steps, success, truncated, decisions (all
     environments' decisions so far) and, where the simulator reports them, achievements."""

@@ -53,6 +53,7 @@ log = logging.getLogger("agent_runtime.guidance")
 GUIDE_ANSWER_PREFIX = "The next sub-goal is to"
 GUIDE_TOKENS = 12
 
+
 # ---------------------------------------------------------------- prompts
 @dataclass
 class Summary:
@@ -107,7 +108,10 @@ def adapter_messages(s: Summary, vocab: Any) -> Messages:
 def guide_messages(s: Summary, analysis: str, vocab: Any) -> Messages:
     choices = ", ".join(vocab.SUBGOAL_TEXT[a] for a in s.choices)
     user = s.user_text().rsplit(" Player's comprehension", 1)[0] + f" Analysis: <{' '.join(analysis.split())}>."
-    return [{"role": "system", "content": vocab.GUIDE_SYSTEM.format(choices=choices)}, {"role": "user", "content": user}]
+    return [
+        {"role": "system", "content": vocab.GUIDE_SYSTEM.format(choices=choices)},
+        {"role": "user", "content": user},
+    ]
 
 
 # ---------------------------------------------------------------- generation
@@ -151,8 +155,13 @@ class LocalChat:
         model = self.adapters.model
         device = next(model.parameters()).device
         with self.adapters.active(self.adapter):
-            out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
-                                 max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=pad)
+            out = model.generate(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                max_new_tokens=self.max_new_tokens,
+                do_sample=False,
+                pad_token_id=pad,
+            )
         new = out if self.adapters.is_encoder_decoder else out[:, width:]
         return [str(tok.decode(row, skip_special_tokens=True)).strip() for row in new]
 
@@ -206,7 +215,9 @@ class Guidance:
         if cfg.adapter_model is None:  # one more named adapter over the policy's own frozen base
             self.adapters, self.adapter, self.tokenizer = policy.adapters, GUIDE, policy.tokenizer
             if not self.adapters.has(GUIDE):
-                self.adapters.add(GUIDE, r=8, alpha=16, dropout=0.05, target_modules=self.adapters.targets(ACTOR), seed=seed)
+                self.adapters.add(
+                    GUIDE, r=8, alpha=16, dropout=0.05, target_modules=self.adapters.targets(ACTOR), seed=seed
+                )
         else:  # a model of its own, whose (default) adapter is the guide's
             loaded = load_model(cfg.adapter_model, seed=seed)
             with torch.random.fork_rng(devices=[]):  # a reproducible LoRA init that leaves the trainer's RNG alone

@@ -170,7 +170,9 @@ class ActorCritic(nn.Module):
         self.adapters.save(ACTOR, path)
         if self.critic_input == "lora":
             self.adapters.save(CRITIC, path / CRITIC_ADAPTER_DIR)
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.value_head.state_dict().items()}, path / VALUE_HEAD_FILE)
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in self.value_head.state_dict().items()}, path / VALUE_HEAD_FILE
+        )
         (path / "critic.json").write_text(json.dumps({"input": self.critic_input, "base_model": self.source}))
 
     def load(self, path: str | Path) -> None:

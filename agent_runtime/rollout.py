@@ -42,8 +42,9 @@ class Scored:
 class Actor(Protocol):
     """Scores the valid skills of each environment, then picks one per environment."""
 
-    def score(self, prompts: list[str], obs: list[Observation], encoded: list[EncodedPrompt] | None = None) -> Scored:
-        ...
+    def score(
+        self, prompts: list[str], obs: list[Observation], encoded: list[EncodedPrompt] | None = None
+    ) -> Scored: ...
 
     def choose(self, scored: Scored, obs: list[Observation], greedy: bool) -> list[int]: ...
 
@@ -55,8 +56,14 @@ class LLMActor:
     ``explore_eps``: sample from ``(1 - eps) * pi + eps * uniform`` (its log-prob is recorded).
     """
 
-    def __init__(self, policy: Any, with_values: bool = True, generator: torch.Generator | None = None,
-                 saycan: bool = False, explore_eps: float = 0.0):
+    def __init__(
+        self,
+        policy: Any,
+        with_values: bool = True,
+        generator: torch.Generator | None = None,
+        saycan: bool = False,
+        explore_eps: float = 0.0,
+    ):
         self.policy = policy
         self.with_values = with_values
         self.generator = generator
@@ -285,8 +292,16 @@ class Collector:
             self.on_round()
         return ended
 
-    def _record(self, rollout: Rollout, scored: Scored, actions: list[int], overridden: list[bool],
-                results: list[Observation], live: list[bool] | None, subgoals: list[str]) -> list[Episode]:
+    def _record(
+        self,
+        rollout: Rollout,
+        scored: Scored,
+        actions: list[int],
+        overridden: list[bool],
+        results: list[Observation],
+        live: list[bool] | None,
+        subgoals: list[str],
+    ) -> list[Episode]:
         ended: list[Episode] = []
         nxt: list[Observation] = []
         self.lost = [False] * self.n
@@ -298,7 +313,9 @@ class Collector:
                 self.dropped += 1
                 self.lost[i] = True
                 self.seeds[i] = None
-                log.warning("env %d: simulator lost and restarted; dropped its partial episode (%d decisions)", i, n + 1)
+                log.warning(
+                    "env %d: simulator lost and restarted; dropped its partial episode (%d decisions)", i, n + 1
+                )
                 nxt.append(self._next(o))
                 continue
             t = Transition(

@@ -175,7 +175,9 @@ def _resume_folder(where: str, cfg: Config) -> tuple[Path, Path | None]:
             return run_dir, None  # nothing saved yet: the run starts (again) from the beginning
     p = Path(where)
     if not p.exists():
-        raise UsageError(f"--resume {where}: no such folder (give a run folder, a checkpoint folder, or 'auto' with --name)")
+        raise UsageError(
+            f"--resume {where}: no such folder (give a run folder, a checkpoint folder, or 'auto' with --name)"
+        )
     for folder in (p / "checkpoints", p):
         sweep_checkpoints(folder)
     try:
@@ -198,7 +200,9 @@ def resume_config(
     if where == "auto" and not name_given(overrides, extra):
         runs = existing_runs(Path(fresh.run.output_dir))
         hint = f"; runs in {fresh.run.output_dir}/: {', '.join(runs)}" if runs else ""
-        raise UsageError(f"--resume auto needs --name NAME: the run to continue (a folder under {fresh.run.output_dir}/){hint}")
+        raise UsageError(
+            f"--resume auto needs --name NAME: the run to continue (a folder under {fresh.run.output_dir}/){hint}"
+        )
     run_dir, ckpt = _resume_folder(where, fresh)
     saved_path = run_dir / "config.yaml"
     if not saved_path.exists() and ckpt is not None and (ckpt / "config.yaml").exists():

@@ -295,10 +295,14 @@ class Scorer:
         hidden = dec[torch.tensor(first, device=device), 0]
         return token_lp, hidden
 
-    def _normalise(self, batch: list[EncodedPrompt], token_lp: torch.Tensor, hidden: torch.Tensor | None) -> ScoreOutput:
+    def _normalise(
+        self, batch: list[EncodedPrompt], token_lp: torch.Tensor, hidden: torch.Tensor | None
+    ) -> ScoreOutput:
         device = token_lp.device
         counts = [c for e in batch for c in e.n_scored]
-        cand_idx = torch.repeat_interleave(torch.arange(len(counts), device=device), torch.tensor(counts, device=device))
+        cand_idx = torch.repeat_interleave(
+            torch.arange(len(counts), device=device), torch.tensor(counts, device=device)
+        )
         sums = torch.zeros(len(counts), device=device, dtype=token_lp.dtype).index_add(0, cand_idx, token_lp)
         if self.normalization == "token":
             sums = sums / torch.tensor(counts, device=device, dtype=sums.dtype)
@@ -329,10 +333,14 @@ def naive_scores(scorer: Scorer, prompts: list[str], candidates: list[list[str]]
         vals = []
         for suf, start, words in zip(enc.suffixes, enc.score_from, enc.n_words):
             if scorer.is_encoder_decoder:
-                logits = scorer.model(
-                    input_ids=torch.tensor([enc.prefix], device=device),
-                    labels=torch.tensor([suf], device=device),
-                ).logits[0].float()
+                logits = (
+                    scorer.model(
+                        input_ids=torch.tensor([enc.prefix], device=device),
+                        labels=torch.tensor([suf], device=device),
+                    )
+                    .logits[0]
+                    .float()
+                )
                 lp = F.log_softmax(logits, dim=-1)
                 tok = lp[torch.arange(len(suf)), torch.tensor(suf, device=device)]
             else:

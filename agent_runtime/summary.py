@@ -56,7 +56,9 @@ def summarize_run(run_dir: str | Path, plot: bool = True) -> str:
         first, last = quarters(episodes)
         n = int(first["episodes"] or 0)
         lines.append(f"  training episodes, first {n} vs last {int(last['episodes'] or 0)} (a quarter each):")
-        lines.append(f"    success rate            {_fmt(first['success'], '.2f'):>6} -> {_fmt(last['success'], '.2f')}")
+        lines.append(
+            f"    success rate            {_fmt(first['success'], '.2f'):>6} -> {_fmt(last['success'], '.2f')}"
+        )
         lines.append(f"    return                  {_fmt(first['return'], '.3f'):>6} -> {_fmt(last['return'], '.3f')}")
         lines.append(f"    decisions per episode   {_fmt(first['length'], '.1f'):>6} -> {_fmt(last['length'], '.1f')}")
     else:
@@ -74,12 +76,17 @@ def summarize_run(run_dir: str | Path, plot: bool = True) -> str:
 
         png = plot_runs([run_dir], run_dir / "learning_curve.png", window=max(4, min(20, len(episodes) // 4)))
         lines.append(f"  learning curve: {png}")
-    ckpts = sorted((run_dir / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-")[-1]) if p.name.split("-")[-1].isdigit() else -1)
+    ckpts = sorted(
+        (run_dir / "checkpoints").glob("step-*"),
+        key=lambda p: int(p.name.split("-")[-1]) if p.name.split("-")[-1].isdigit() else -1,
+    )
     if ckpts:
         lines.append(f"  checkpoint: {ckpts[-1]}")
     cfg = run_dir / "config.yaml"
     lines.append("  next:")
-    lines.append(f"    agent-runtime eval --config {cfg} --checkpoint {run_dir} --policy checkpoint --policy zero-shot --sample")
+    lines.append(
+        f"    agent-runtime eval --config {cfg} --checkpoint {run_dir} --policy checkpoint --policy zero-shot --sample"
+    )
     lines.append(f"    agent-runtime plot {run_dir} --out {run_dir / 'learning_curve.png'}")
     lines.append(f"    tensorboard --logdir {run_dir / 'tb'}")
     return "\n".join(lines)

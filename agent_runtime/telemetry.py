@@ -274,7 +274,9 @@ class Telemetry:
                 return None
             if not 0 <= skill < num_skills:
                 self._seq += 1
-                self._last_error = f"override for env {env} dropped: skill {skill} out of range ({num_skills} valid skills)"
+                self._last_error = (
+                    f"override for env {env} dropped: skill {skill} out of range ({num_skills} valid skills)"
+                )
                 return None
             return skill
 

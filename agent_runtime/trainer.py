@@ -80,7 +80,9 @@ class Trainer:
         if self.resumed_from is not None:
             start = load_checkpoint(self.resumed_from, self.policy, self.algo, self.np_rng)
             self.sample_gen.manual_seed(cfg.run.seed + start["decisions"])  # continues from the restored counters
-            log.info("resumed from %s at decision %d (update %d)", self.resumed_from, start["decisions"], start["updates"])
+            log.info(
+                "resumed from %s at decision %d (update %d)", self.resumed_from, start["decisions"], start["updates"]
+            )
         self.updates = start["updates"]
         self._saved_at: tuple[int, int] | None = None  # (decisions, updates) of this run's last checkpoint
         self.venv = venv if venv is not None else make_env(cfg.env)
@@ -91,8 +93,17 @@ class Trainer:
         if self.guide is not None and self.resumed_from is not None and (self.resumed_from / "guidance").exists():
             self.guide.load(str(self.resumed_from / "guidance"))
         actor = LLMActor(self.policy, self.algo.critic, self.sample_gen, explore_eps=self.algo.settings.explore_eps)
-        self.collector = Collector(self.venv, actor, PromptBuilder(cfg.prompt.template), self.sink, self.guide,
-                                   self.telemetry, cfg.run.greedy, start["decisions"], base_seed=cfg.env.seed)
+        self.collector = Collector(
+            self.venv,
+            actor,
+            PromptBuilder(cfg.prompt.template),
+            self.sink,
+            self.guide,
+            self.telemetry,
+            cfg.run.greedy,
+            start["decisions"],
+            base_seed=cfg.env.seed,
+        )
         self.collector.episodes = start["episodes"]
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
@@ -138,6 +149,7 @@ class Trainer:
         try:
             with progress:
                 task = progress.add_task("train", total=cfg.run.total_decisions, completed=c.decisions)
+
                 def on_round() -> None:
                     progress.update(task, completed=c.decisions)
                     self._handle_requests()
@@ -149,7 +161,9 @@ class Trainer:
                         self.algo.set_lr_fraction(self._lr_fraction())
                     rollout = self.algo.collect(c, cfg.run.num_steps, self.updates)
                     if c.halt:
-                        log.info("stopped by the TUI at decision %d: the partial rollout is not trained on", c.decisions)
+                        log.info(
+                            "stopped by the TUI at decision %d: the partial rollout is not trained on", c.decisions
+                        )
                         break
                     history.append(self._learn(rollout, collect_s=time.perf_counter() - t0))
                     if cfg.checkpoint.every and self.updates % cfg.checkpoint.every == 0:

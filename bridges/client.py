@@ -124,7 +124,9 @@ def handshake(sock: zmq.Socket, address: str, timeout: float) -> dict[str, Any]:
     except P.ProtocolError as e:
         raise BridgeError(f"bridge server {address} answered the handshake with a bad frame: {e}") from None
     if reply["type"] == "error":
-        raise BridgeError(f"bridge server {address} refused the handshake: {_clip(reply['code'])}: {_clip(reply['message'])}")
+        raise BridgeError(
+            f"bridge server {address} refused the handshake: {_clip(reply['code'])}: {_clip(reply['message'])}"
+        )
     if reply["type"] != "welcome":
         raise BridgeError(f"bridge server {address} answered hello with {reply['type']!r}")
     version = reply.get("version")
@@ -197,8 +199,10 @@ class RemoteVecEnv:
         if not servers:
             raise ValueError("RemoteVecEnv needs at least one server address")
         if max_restarts < 0 or restart_backoff < 0 or reconnect_timeout <= 0:
-            raise ValueError("max_restarts and restart_backoff must be >= 0 and reconnect_timeout > 0, got "
-                             f"{max_restarts}, {restart_backoff}, {reconnect_timeout}")
+            raise ValueError(
+                "max_restarts and restart_backoff must be >= 0 and reconnect_timeout > 0, got "
+                f"{max_restarts}, {restart_backoff}, {reconnect_timeout}"
+            )
         self.ctx = zmq.Context()
         self.curve_dir = curve_dir
         self.timeout = timeout
@@ -322,7 +326,9 @@ class RemoteVecEnv:
         try:
             a = operator.index(a)
         except TypeError:
-            raise SkillError(f"environment {i}: action must be an int skill index, got {type(a).__name__} {a!r}") from None
+            raise SkillError(
+                f"environment {i}: action must be an int skill index, got {type(a).__name__} {a!r}"
+            ) from None
         last = self._last[i]
         if last is None:
             raise RuntimeError(f"environment {i} must be reset before it is stepped")
@@ -338,21 +344,34 @@ class RemoteVecEnv:
     def _send_steps(self, link: _Link, envs: list[int], actions: list[int], autoreset: bool) -> None:
         """All of one server's steps in one frame (fewer messages, fewer wake-ups)."""
         if len(envs) == 1:
-            self._send(link, envs[0], {"type": "step", "v": P.PROTOCOL_VERSION, "action": actions[0],
-                                       "autoreset": autoreset})
+            self._send(
+                link, envs[0], {"type": "step", "v": P.PROTOCOL_VERSION, "action": actions[0], "autoreset": autoreset}
+            )
             return
         mid = next(_ids)
-        link.sock.send(P.encode({"type": "steps", "v": P.PROTOCOL_VERSION, "id": mid, "autoreset": autoreset,
-                                 "envs": [self._env_link[i][1] for i in envs], "actions": actions}))
+        link.sock.send(
+            P.encode(
+                {
+                    "type": "steps",
+                    "v": P.PROTOCOL_VERSION,
+                    "id": mid,
+                    "autoreset": autoreset,
+                    "envs": [self._env_link[i][1] for i in envs],
+                    "actions": actions,
+                }
+            )
+        )
         link.pending[mid] = list(envs)
 
     def _send_reset(self, i: int) -> None:
         link = self._env_link[i][0]
-        self._send(link, i, {"type": "reset", "v": P.PROTOCOL_VERSION, "seed": self._seeds[i],
-                             "episode": self._episodes[i]})
+        self._send(
+            link, i, {"type": "reset", "v": P.PROTOCOL_VERSION, "seed": self._seeds[i], "episode": self._episodes[i]}
+        )
 
-    def _start(self, kind: str, envs: Sequence[int], actions: Sequence[int] | None = None,
-               autoreset: bool = True) -> _Batch:
+    def _start(
+        self, kind: str, envs: Sequence[int], actions: Sequence[int] | None = None, autoreset: bool = True
+    ) -> _Batch:
         if self._batch is not None:
             raise RuntimeError("a step is already in flight: call step_wait() first")
         batch = _Batch(kind, list(envs))
@@ -469,7 +488,9 @@ class RemoteVecEnv:
             envs = link.pending.get(mid) if isinstance(mid, int) else None
             if envs is None or not isinstance(mid, int):
                 if reply["type"] == "error" and mid is None:
-                    log.warning("server %s reported: %s: %s", link.address, _clip(reply["code"]), _clip(reply["message"]))
+                    log.warning(
+                        "server %s reported: %s: %s", link.address, _clip(reply["code"]), _clip(reply["message"])
+                    )
                     link.last_seen = time.monotonic()
                 elif reply["type"] == "pong":
                     link.last_seen = time.monotonic()  # a heartbeat during a long batch
@@ -503,18 +524,31 @@ class RemoteVecEnv:
     def _on_reply(self, link: _Link, i: int, reply: dict[str, Any], batch: _Batch) -> None:
         if reply["type"] == "error":
             last = self._last[i]
-            if (reply["code"] == P.E_NOT_READY and batch.kind == "step" and i not in batch.restarting
-                    and last is not None and not last.ended):
+            if (
+                reply["code"] == P.E_NOT_READY
+                and batch.kind == "step"
+                and i not in batch.restarting
+                and last is not None
+                and not last.ended
+            ):
                 # we had reset it and its episode was running: the server lost it (an attached server
                 # that restarted between two steps). Same as a restart: drop the episode, reset the env.
-                log.warning("bridge: environment %d on %s has no episode any more (server restarted?); "
-                            "its episode is dropped and it is reset", i, link.address)
+                log.warning(
+                    "bridge: environment %d on %s has no episode any more (server restarted?); "
+                    "its episode is dropped and it is reset",
+                    i,
+                    link.address,
+                )
                 self._drop(i, batch, reason=f"server lost the episode: {_clip(reply['message'])}")
                 self._send_reset(i)
                 return
             if reply["code"] == P.E_ENV_FAILED and batch.kind == "step" and i not in batch.restarting:
-                log.warning("bridge: environment %d on %s failed (%s); its episode is dropped and it is reset",
-                            i, link.address, _clip(reply["message"]))
+                log.warning(
+                    "bridge: environment %d on %s failed (%s); its episode is dropped and it is reset",
+                    i,
+                    link.address,
+                    _clip(reply["message"]),
+                )
                 self._drop(i, batch, reason=_clip(reply["message"]))
                 self._send_reset(i)
                 return
@@ -561,12 +595,15 @@ class RemoteVecEnv:
             link.restarts += 1
             if link.restarts > self.max_restarts:
                 what = "restarts" if link.process is not None else "reconnections"
-                raise BridgeError(f"bridge server {link.address} failed {link.restarts - 1} {what} in a row "
-                                  f"(max_restarts={self.max_restarts}); giving up. Last: {last}")
+                raise BridgeError(
+                    f"bridge server {link.address} failed {link.restarts - 1} {what} in a row "
+                    f"(max_restarts={self.max_restarts}); giving up. Last: {last}"
+                )
             pause = self._backoff(link.restarts)
             if pause:
-                log.warning("bridge server %s: attempt %d of %d in %.1fs", link.address, link.restarts,
-                            self.max_restarts, pause)
+                log.warning(
+                    "bridge server %s: attempt %d of %d in %.1fs", link.address, link.restarts, self.max_restarts, pause
+                )
                 time.sleep(pause)
             if link.process is None:
                 return self._reconnect(link, last)  # its own window (reconnect_timeout); past it, BridgeError
@@ -574,8 +611,13 @@ class RemoteVecEnv:
                 return self._restart(link)
             except (BridgeError, OSError) as e:
                 last = str(e)
-                log.warning("bridge server %s: attempt %d of %d failed: %s", link.address, link.restarts,
-                            self.max_restarts, last)
+                log.warning(
+                    "bridge server %s: attempt %d of %d failed: %s",
+                    link.address,
+                    link.restarts,
+                    self.max_restarts,
+                    last,
+                )
 
     def _restart(self, link: _Link) -> tuple[str, zmq.Socket, dict[str, Any]]:
         assert link.process is not None
@@ -589,15 +631,21 @@ class RemoteVecEnv:
 
     def _reconnect(self, link: _Link, why: str) -> tuple[str, zmq.Socket, dict[str, Any]]:
         """Wait up to ``reconnect_timeout`` for an attached server to answer a handshake at its address."""
-        log.warning("attached bridge server %s is not answering (%s); waiting up to %.0fs for it to come back",
-                    link.address, why, self.reconnect_timeout)
+        log.warning(
+            "attached bridge server %s is not answering (%s); waiting up to %.0fs for it to come back",
+            link.address,
+            why,
+            self.reconnect_timeout,
+        )
         deadline = time.monotonic() + self.reconnect_timeout
         last = why
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise BridgeError(f"attached bridge server {link.address} did not come back within "
-                                  f"{self.reconnect_timeout:.0f}s (reconnect_timeout); last: {last}")
+                raise BridgeError(
+                    f"attached bridge server {link.address} did not come back within "
+                    f"{self.reconnect_timeout:.0f}s (reconnect_timeout); last: {last}"
+                )
             sock = _new_socket(self.ctx, link.address, self.curve_dir)
             try:
                 # zmq keeps reconnecting underneath: the hello waits in the queue until a server is there
@@ -611,8 +659,12 @@ class RemoteVecEnv:
                 raise
 
     def _dead(self, link: _Link, why: str, batch: _Batch) -> None:
-        log.warning("bridge server %s is dead (%s); %s it and dropping its partial episodes", link.address, why,
-                    "restarting" if link.process is not None else "reconnecting to")
+        log.warning(
+            "bridge server %s is dead (%s); %s it and dropping its partial episodes",
+            link.address,
+            why,
+            "restarting" if link.process is not None else "reconnecting to",
+        )
         waiting = sorted({i for envs in link.pending.values() for i in envs})
         link.pending.clear()
         link.close()
@@ -645,5 +697,8 @@ class RemoteVecEnv:
             else:
                 self._drop(i, batch, reason=f"server restarted: {why}")
             self._send_reset(i)
-        log.warning("bridge server restarted at %s; %d partial episode(s) dropped", address,
-                    sum(1 for i in envs if i in batch.results and batch.results[i].dropped))
+        log.warning(
+            "bridge server restarted at %s; %d partial episode(s) dropped",
+            address,
+            sum(1 for i in envs if i in batch.results and batch.results[i].dropped),
+        )

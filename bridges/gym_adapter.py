@@ -79,9 +79,18 @@ class GymSkillEnv:
 
     name = "gym"
 
-    def __init__(self, env: Any, task: str = "", seed: int | None = None, actions: Any = None,
-                 actions_key: str | None = None, actions_fn: str = "valid_actions", text_key: str | None = None,
-                 goal_key: str = "goal", max_steps: int | None = None):
+    def __init__(
+        self,
+        env: Any,
+        task: str = "",
+        seed: int | None = None,
+        actions: Any = None,
+        actions_key: str | None = None,
+        actions_fn: str = "valid_actions",
+        text_key: str | None = None,
+        goal_key: str = "goal",
+        max_steps: int | None = None,
+    ):
         self.env = env
         self.task = task or str(getattr(getattr(env, "spec", None), "id", "") or type(env.unwrapped).__name__)
         self._seed = seed
@@ -108,7 +117,7 @@ class GymSkillEnv:
         if isinstance(obs, str):
             return obs
         if isinstance(obs, Mapping):
-            for key in ([self.text_key] if self.text_key else list(TEXT_KEYS)):
+            for key in [self.text_key] if self.text_key else list(TEXT_KEYS):
                 if key in obs and isinstance(obs[key], str):
                     return obs[key]
         if getattr(self.env, "render_mode", None) == "ansi":
@@ -131,8 +140,10 @@ class GymSkillEnv:
                 listed = fn()
         if listed is None:
             if self._fixed is None:
-                raise ValueError("the environment names no valid actions: give the actions option, an info key "
-                                 f"({', '.join(ACTION_KEYS)}) or a method {self.actions_fn}()")
+                raise ValueError(
+                    "the environment names no valid actions: give the actions option, an info key "
+                    f"({', '.join(ACTION_KEYS)}) or a method {self.actions_fn}()"
+                )
             return list(self._fixed), list(self._fixed.values())
         if isinstance(listed, Mapping):
             return [str(k) for k in listed], list(listed.values())
@@ -142,8 +153,15 @@ class GymSkillEnv:
             acts = [self._fixed.get(t, a) for t, a in zip(texts, acts)]
         return texts, acts
 
-    def _observe(self, obs: Any, info: Mapping[str, Any], reward: float = 0.0, done: bool = False,
-                 truncated: bool = False, k: int = 0) -> Observation:
+    def _observe(
+        self,
+        obs: Any,
+        info: Mapping[str, Any],
+        reward: float = 0.0,
+        done: bool = False,
+        truncated: bool = False,
+        k: int = 0,
+    ) -> Observation:
         if isinstance(obs, Mapping) and isinstance(obs.get("mission"), str):
             self._goal = obs["mission"]
         if isinstance(info.get(self.goal_key), str):
@@ -151,16 +169,27 @@ class GymSkillEnv:
         self._skills, self._actions = self.valid_actions(info)
         if not self._skills and not (done or truncated):
             raise ValueError("the environment names no valid action in a state that has not ended")
-        keep = {k: v for k, v in info.items()
-                if k not in ACTION_KEYS and k != self.actions_key and isinstance(k, str) and _plain(v) is not None}
+        keep = {
+            k: v
+            for k, v in info.items()
+            if k not in ACTION_KEYS and k != self.actions_key and isinstance(k, str) and _plain(v) is not None
+        }
         extras = {k: _plain(v) for k, v in keep.items()}
         if done or truncated:
             for key in ("success", "won", "is_success"):
                 if key in info:
                     extras["success"] = bool(info[key])
                     break
-        return Observation(text=self.observation_text(obs), skills=list(self._skills), goal=self._goal,
-                           reward=float(reward), done=bool(done), truncated=bool(truncated), k=k, info=extras)
+        return Observation(
+            text=self.observation_text(obs),
+            skills=list(self._skills),
+            goal=self._goal,
+            reward=float(reward),
+            done=bool(done),
+            truncated=bool(truncated),
+            k=k,
+            info=extras,
+        )
 
     # ------------------------------------------------------------------ SkillEnv
     def reset(self, seed: int | None = None) -> Observation:
@@ -195,15 +224,34 @@ class GymSkillEnv:
         self.env.close()
 
 
-def make_env(task: str = "", seed: int | None = None, id: str = "", kwargs: dict | None = None, actions: Any = None,
-             actions_key: str | None = None, actions_fn: str = "valid_actions", text_key: str | None = None,
-             goal_key: str = "goal", render: bool = False, max_steps: int | None = None) -> GymSkillEnv:
+def make_env(
+    task: str = "",
+    seed: int | None = None,
+    id: str = "",
+    kwargs: dict | None = None,
+    actions: Any = None,
+    actions_key: str | None = None,
+    actions_fn: str = "valid_actions",
+    text_key: str | None = None,
+    goal_key: str = "goal",
+    render: bool = False,
+    max_steps: int | None = None,
+) -> GymSkillEnv:
     """A gymnasium environment (``id``: a registered id or ``module:factory``) as a SkillEnv."""
     if not id:
         raise ValueError("the gym simulator needs the option id (a gymnasium env id or module:factory)")
     env = make_gym(id, kwargs, render_mode="ansi" if render else None)
-    return GymSkillEnv(env, task=task or id, seed=seed, actions=actions, actions_key=actions_key, actions_fn=actions_fn,
-                       text_key=text_key, goal_key=goal_key, max_steps=max_steps)
+    return GymSkillEnv(
+        env,
+        task=task or id,
+        seed=seed,
+        actions=actions,
+        actions_key=actions_key,
+        actions_fn=actions_fn,
+        text_key=text_key,
+        goal_key=goal_key,
+        max_steps=max_steps,
+    )
 
 
 def _options() -> dict[str, Option]:

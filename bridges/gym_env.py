@@ -28,8 +28,16 @@ class BridgeGymEnv(gymnasium.Env):
 
     metadata = {"render_modes": ["ansi"]}
 
-    def __init__(self, venv: Any, index: int = 0, max_skills: int | None = None, max_text: int = 16384,
-                 invalid_action: str = "raise", owns_venv: bool = False, render_mode: str | None = None):
+    def __init__(
+        self,
+        venv: Any,
+        index: int = 0,
+        max_skills: int | None = None,
+        max_text: int = 16384,
+        invalid_action: str = "raise",
+        owns_venv: bool = False,
+        render_mode: str | None = None,
+    ):
         if invalid_action not in ("raise", "noop"):
             raise ValueError(f"invalid_action must be 'raise' or 'noop', got {invalid_action!r}")
         if not 0 <= index < venv.num_envs:
@@ -99,12 +107,21 @@ def gym_envs(venv: Any, **kw: Any) -> list[BridgeGymEnv]:
     return [BridgeGymEnv(venv, i, **kw) for i in range(venv.num_envs)]
 
 
-def make_gym_env(bridge: str, task: str | None = None, options: dict[str, Any] | None = None,
-                 seed: int | None = None, connect: list[str] | None = None, python: str | None = None,
-                 max_skills: int | None = None, invalid_action: str = "raise", **kw: Any) -> BridgeGymEnv:
+def make_gym_env(
+    bridge: str,
+    task: str | None = None,
+    options: dict[str, Any] | None = None,
+    seed: int | None = None,
+    connect: list[str] | None = None,
+    python: str | None = None,
+    max_skills: int | None = None,
+    invalid_action: str = "raise",
+    **kw: Any,
+) -> BridgeGymEnv:
     """One environment of ``bridge`` on a spawned (or attached) server, as a gymnasium.Env."""
     from bridges.launch import make_vec_env
 
-    venv = make_vec_env(bridge, task, options, num_envs=None if connect else 1, seed=seed,
-                        connect=connect or (), python=python, **kw)
+    venv = make_vec_env(
+        bridge, task, options, num_envs=None if connect else 1, seed=seed, connect=connect or (), python=python, **kw
+    )
     return BridgeGymEnv(venv, 0, max_skills=max_skills, invalid_action=invalid_action, owns_venv=True)

@@ -73,8 +73,9 @@ def _warn_if_shared(secret_file: Path) -> None:
     """A secret key that others can read (keys made before secret files were written 0600): say so."""
     mode = secret_file.stat().st_mode & 0o777
     if mode & 0o077:
-        log.warning("CURVE secret key %s is readable by others (mode %o): run `chmod 600 %s`", secret_file, mode,
-                    secret_file)
+        log.warning(
+            "CURVE secret key %s is readable by others (mode %o): run `chmod 600 %s`", secret_file, mode, secret_file
+        )
 
 
 def load_server_keys(directory: str | os.PathLike) -> tuple[bytes, bytes, str]:

@@ -164,8 +164,16 @@ class ServerProcess:
 
     def launch(self) -> None:
         """Fork the server (does not wait for it; see ``wait_ready``)."""
-        cmd = self._cmd = [self.python, "-m", "bridges.server", *self._args, "--bind", self._bind(),
-                           "--parent-pid", str(os.getpid())]
+        cmd = self._cmd = [
+            self.python,
+            "-m",
+            "bridges.server",
+            *self._args,
+            "--bind",
+            self._bind(),
+            "--parent-pid",
+            str(os.getpid()),
+        ]
         env = dict(os.environ)
         if os.path.realpath(self.python) == os.path.realpath(sys.executable):
             # same interpreter: make this checkout importable even when it is not pip-installed
@@ -185,9 +193,7 @@ class ServerProcess:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self.kill()
-                    raise BridgeError(
-                        f"bridge server {self.bridge} did not start within {self.startup_timeout:.0f}s"
-                    )
+                    raise BridgeError(f"bridge server {self.bridge} did not start within {self.startup_timeout:.0f}s")
                 if sel.select(min(left, 0.5)):
                     chunk = os.read(self.proc.stdout.fileno(), 4096)
                     if not chunk:  # EOF: it exited
@@ -202,7 +208,7 @@ class ServerProcess:
         if not line.startswith(READY_PREFIX):
             self.kill()
             raise BridgeError(f"bridge server {self.bridge} printed {line!r} instead of its ready line")
-        self.address = line[len(READY_PREFIX):].split()[0]
+        self.address = line[len(READY_PREFIX) :].split()[0]
         return self.address
 
     def start(self) -> str:
@@ -307,7 +313,8 @@ def make_vec_env(
     """
     options = dict(options or {})
     faults: dict[str, Any] = {
-        "max_restarts": max_restarts, "restart_backoff": restart_backoff,
+        "max_restarts": max_restarts,
+        "restart_backoff": restart_backoff,
         "reconnect_timeout": startup_timeout if reconnect_timeout is None else reconnect_timeout,
     }
     if in_process:
@@ -322,12 +329,15 @@ def make_vec_env(
         factories = [partial(make_env, seed=None if seed is None else seed + i, **kw) for i in range(n)]
         return LocalVecEnv(factories, seeds=None if seed is None else [seed + i for i in range(n)])
     if connect:
-        venv = RemoteVecEnv(list(connect), curve_dir=curve_dir, timeout=timeout, handshake_timeout=startup_timeout,
-                            **faults)
+        venv = RemoteVecEnv(
+            list(connect), curve_dir=curve_dir, timeout=timeout, handshake_timeout=startup_timeout, **faults
+        )
         if num_envs is not None and venv.num_envs != num_envs:
             venv.close()
-            raise ValueError(f"the servers at {', '.join(connect)} host {venv.num_envs} environments, "
-                             f"but num_envs={num_envs} was asked for")
+            raise ValueError(
+                f"the servers at {', '.join(connect)} host {venv.num_envs} environments, "
+                f"but num_envs={num_envs} was asked for"
+            )
         if venv.bridge != bridge or (task is not None and venv.task != task):
             log.warning("attached servers run %s/%s, config says %s/%s", venv.bridge, venv.task, bridge, task)
         if seed is not None:
@@ -337,10 +347,20 @@ def make_vec_env(
     procs = []
     offset = 0
     for size in sizes:
-        procs.append(ServerProcess(
-            bridge, size, task, None if seed is None else seed + offset, options, python=python,
-            transport=transport, curve_dir=curve_dir, log_level=log_level, startup_timeout=startup_timeout,
-        ))
+        procs.append(
+            ServerProcess(
+                bridge,
+                size,
+                task,
+                None if seed is None else seed + offset,
+                options,
+                python=python,
+                transport=transport,
+                curve_dir=curve_dir,
+                log_level=log_level,
+                startup_timeout=startup_timeout,
+            )
+        )
         offset += size
     try:
         for p in procs:  # fork all first so their imports overlap
@@ -352,5 +372,6 @@ def make_vec_env(
             p.stop()
         raise
     seeds = None if seed is None else [seed + i for i in range(offset)]
-    return LaunchedVecEnv(procs, seeds=seeds, curve_dir=curve_dir, timeout=timeout, handshake_timeout=startup_timeout,
-                          **faults)
+    return LaunchedVecEnv(
+        procs, seeds=seeds, curve_dir=curve_dir, timeout=timeout, handshake_timeout=startup_timeout, **faults
+    )

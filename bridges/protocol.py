@@ -178,8 +178,15 @@ def unpack(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any]:
             msg = msgpack.unpackb(frame, raw=False, ext_hook=_refuse_ext, strict_map_key=True, timestamp=0)
         else:
             list_hook, object_hook = _strict_hooks()
-            msg = msgpack.unpackb(frame, raw=False, ext_hook=_refuse_ext, strict_map_key=True, timestamp=0,
-                                  list_hook=list_hook, object_hook=object_hook)
+            msg = msgpack.unpackb(
+                frame,
+                raw=False,
+                ext_hook=_refuse_ext,
+                strict_map_key=True,
+                timestamp=0,
+                list_hook=list_hook,
+                object_hook=object_hook,
+            )
     except ProtocolError:
         raise
     except Exception as e:  # noqa: BLE001 - msgpack raises a zoo of types (ExtraData, ValueError, UnicodeDecodeError, ...)
@@ -283,8 +290,10 @@ def _validate_request(msg: dict[str, Any]) -> dict[str, Any]:
         actions = _need(msg, "actions", (list,), "a list of int skill indices")
         if len(envs) != len(actions) or not 0 < len(envs) <= MAX_BATCH:
             raise ProtocolError(
-                E_BAD_FIELD, f"'envs' and 'actions' must have the same length in 1..{MAX_BATCH}, "
-                f"got {len(envs)} and {len(actions)}", msg_id(msg))
+                E_BAD_FIELD,
+                f"'envs' and 'actions' must have the same length in 1..{MAX_BATCH}, got {len(envs)} and {len(actions)}",
+                msg_id(msg),
+            )
         for key, vals in (("envs", envs), ("actions", actions)):
             if not all(isinstance(x, int) and not isinstance(x, bool) for x in vals):
                 raise ProtocolError(E_BAD_FIELD, f"field {key!r} of 'steps' must hold ints only", msg_id(msg))
@@ -346,17 +355,20 @@ def _validate_reply(msg: dict[str, Any]) -> dict[str, Any]:
             _need({"type": "obs_batch", **r}, "env", _INT, "an int environment index")
             if "error" in r:
                 err = r["error"]
-                if not (isinstance(err, dict) and isinstance(err.get("code"), str)
-                        and isinstance(err.get("message"), str)):
-                    raise ProtocolError(E_BAD_FIELD, "a result's 'error' must be {code: str, message: str}",
-                                        msg_id(msg))
+                if not (
+                    isinstance(err, dict) and isinstance(err.get("code"), str) and isinstance(err.get("message"), str)
+                ):
+                    raise ProtocolError(
+                        E_BAD_FIELD, "a result's 'error' must be {code: str, message: str}", msg_id(msg)
+                    )
             else:
                 _check_obs(r.get("obs"), msg)
     elif mtype == "welcome":
         n = _need(msg, "num_envs", _INT, "an int")
         if not 1 <= n <= MAX_ENVS_PER_SERVER:
-            raise ProtocolError(E_BAD_FIELD, f"field 'num_envs' of 'welcome' must be in 1..{MAX_ENVS_PER_SERVER}, "
-                                f"got {n}", msg_id(msg))
+            raise ProtocolError(
+                E_BAD_FIELD, f"field 'num_envs' of 'welcome' must be in 1..{MAX_ENVS_PER_SERVER}, got {n}", msg_id(msg)
+            )
         _need(msg, "version", _INT, "an int protocol version")
         _need(msg, "bridge", (str,), "a string")
         _need(msg, "task", (str,), "a string")

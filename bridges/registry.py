@@ -119,7 +119,9 @@ class Simulator:
             if opt is None:
                 raise OptionError(f"unknown option {key!r} for simulator {self.name!r}; allowed options: {allowed}")
             if not opt.accepts(value):
-                raise OptionError(f"option {key!r} of simulator {self.name!r}: expected {opt.type_name()}, got {value!r}")
+                raise OptionError(
+                    f"option {key!r} of simulator {self.name!r}: expected {opt.type_name()}, got {value!r}"
+                )
 
     def make_env(self, task: str | None = None, seed: int | None = None, **options: Any) -> SkillEnv:
         """Check the options, then build one environment."""
@@ -139,36 +141,78 @@ def _o(type_: Any = ANY, default: Any = None, help: str = "") -> Option:
 _BUILTIN_OPTIONS: dict[str, dict[str, Option]] = {
     "toy": {"num_candidates": _o(int, 4, "doors per question"), "steps": _o(int, 1, "questions per episode")},
     "babyai": {
-        "reward": _o(str, "glam", "glam | native | binary"), "history": _o(int, 3),
-        "language": _o(str, "english", "english | french"), "rename": _o((str, dict), None),
-        "actions": _o((str, list), None), "max_steps": _o(int, None),
+        "reward": _o(str, "glam", "glam | native | binary"),
+        "history": _o(int, 3),
+        "language": _o(str, "english", "english | french"),
+        "rename": _o((str, dict), None),
+        "actions": _o((str, list), None),
+        "max_steps": _o(int, None),
     },
     "overcooked": {
-        "randomize": _o(bool, False), "max_steps": _o(int, 200), "rewards": _o(list, None),
+        "randomize": _o(bool, False),
+        "max_steps": _o(int, 200),
+        "rewards": _o(list, None),
         "timeout_terminal": _o(bool, True),
     },
     "overcooked_ai": {
-        "partner": _o(str, "scripted"), "agent_index": _o(int, 0), "horizon": _o(int, 400), "gamma": _o(float, 0.99),
-        "reward_scale": _o(float, 1.0), "shaped_reward": _o(float, 0.0), "max_soups": _o(int, 0),
-        "max_skill_steps": _o(int, 40), "wait_steps": _o(int, 3), "partner_epsilon": _o(float, 0.0),
+        "partner": _o(str, "scripted"),
+        "agent_index": _o(int, 0),
+        "horizon": _o(int, 400),
+        "gamma": _o(float, 0.99),
+        "reward_scale": _o(float, 1.0),
+        "shaped_reward": _o(float, 0.0),
+        "max_soups": _o(int, 0),
+        "max_skill_steps": _o(int, 40),
+        "wait_steps": _o(int, 3),
+        "partner_epsilon": _o(float, 0.0),
         "random_start": _o(bool, False),
     },
     "virtualhome": {
-        "mode": _o(str, "symbolic", "symbolic | unity"), "variant": _o(str, None), "max_steps": _o((int, str), None),
-        "log_gamma": _o((float, str), 0.95), "full_actions": _o((bool, str), False), "vh_data": _o(str, None),
+        "mode": _o(str, "symbolic", "symbolic | unity"),
+        "variant": _o(str, None),
+        "max_steps": _o((int, str), None),
+        "log_gamma": _o((float, str), 0.95),
+        "full_actions": _o((bool, str), False),
+        "vh_data": _o(str, None),
         "scene": _o(str, None),
-        **{k: _o(ANY, None, "unity mode") for k in ("host", "port", "executable", "connect_timeout", "request_timeout",
-                                                   "environment", "character", "initial_room", "x_display", "no_graphics")},
+        **{
+            k: _o(ANY, None, "unity mode")
+            for k in (
+                "host",
+                "port",
+                "executable",
+                "connect_timeout",
+                "request_timeout",
+                "environment",
+                "character",
+                "initial_room",
+                "x_display",
+                "no_graphics",
+            )
+        },
     },
     "crafter": {
-        "prefetch": _o((bool, str), None), "skills": _o((bool, str), None), "primitives": _o((bool, str), None),
-        **{k: _o((int, str), None) for k in ("max_steps", "max_skill_steps", "explore_steps", "history", "prefetch_depth")},
+        "prefetch": _o((bool, str), None),
+        "skills": _o((bool, str), None),
+        "primitives": _o((bool, str), None),
+        **{
+            k: _o((int, str), None)
+            for k in ("max_steps", "max_skill_steps", "explore_steps", "history", "prefetch_depth")
+        },
     },
     "unity": {
-        "file_name": _o(str, None), "worker_id": _o((int, str), 0), "base_port": _o((int, str), None),
-        "no_graphics": _o((bool, str), True), "time_scale": _o((float, str), 20.0), "env_params": _o(dict, None),
-        "timeout_wait": _o((float, str), 60), "bind_host": _o(str, "localhost"), "additional_args": _o(list, None),
-        "log_folder": _o(str, None), "max_substeps": _o((int, str), 10_000), "key_observation": _o((int, str), None),
+        "file_name": _o(str, None),
+        "worker_id": _o((int, str), 0),
+        "base_port": _o((int, str), None),
+        "no_graphics": _o((bool, str), True),
+        "time_scale": _o((float, str), 20.0),
+        "env_params": _o(dict, None),
+        "timeout_wait": _o((float, str), 60),
+        "bind_host": _o(str, "localhost"),
+        "additional_args": _o(list, None),
+        "log_folder": _o(str, None),
+        "max_substeps": _o((int, str), 10_000),
+        "key_observation": _o((int, str), None),
     },
 }
 _BUILTIN_TASKS = {"toy": "pick-named", "gym": "", "textworld": "simple"}
@@ -270,8 +314,10 @@ def get_simulator(name: str) -> Simulator:
         except (ImportError, AttributeError) as e:
             raise KeyError(f"simulator {name!r} could not be imported: {type(e).__name__}: {e}") from None
         return _as_simulator(obj, name)
-    raise KeyError(f"unknown bridge {name!r}; known bridges: {', '.join(known_names())} "
-                   f"(or a module:factory path, or an entry point in group {ENTRY_POINT_GROUP!r})")
+    raise KeyError(
+        f"unknown bridge {name!r}; known bridges: {', '.join(known_names())} "
+        f"(or a module:factory path, or an entry point in group {ENTRY_POINT_GROUP!r})"
+    )
 
 
 def _declared_in_module(path: str, name: str) -> Simulator:

@@ -147,8 +147,9 @@ class BridgeServer:
                     "pass --curve-dir DIR (make keys with `python -m bridges.keys make DIR`) "
                     "or --insecure if this network is trusted"
                 )
-            log.warning("binding %s without authentication (--insecure): anyone who can reach it can drive it",
-                        self.endpoint)
+            log.warning(
+                "binding %s without authentication (--insecure): anyone who can reach it can drive it", self.endpoint
+            )
         if envs is None:
             envs = self._make_envs(bridge, task, seed, options or {}, num_envs)
         self.envs = envs
@@ -244,8 +245,9 @@ class BridgeServer:
     def _failed(self, mid: int | None, env_i: int, what: str, e: BaseException) -> dict[str, Any]:
         self._ready[env_i] = False
         log.error("environment %d failed in %s: %s\n%s", env_i, what, _clip(e), traceback.format_exc())
-        return P.error_msg(P.E_ENV_FAILED, f"environment {env_i} raised in {what}: {type(e).__name__}: {_clip(e)}",
-                           mid, env_i)
+        return P.error_msg(
+            P.E_ENV_FAILED, f"environment {env_i} raised in {what}: {type(e).__name__}: {_clip(e)}", mid, env_i
+        )
 
     def _reset(self, mid: int | None, env_i: int, seed: int | None, episode: int) -> dict[str, Any]:
         self._seeds[env_i] = seed
@@ -281,8 +283,9 @@ class BridgeServer:
         bad = [i for i in envs if not 0 <= i < len(self.envs)]
         if bad:  # refuse the whole request before stepping anything
             shown = ", ".join(map(str, bad[:8])) + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
-            return P.error_msg(P.E_ENV_INDEX, f"environment(s) {shown} do not exist: this server hosts {len(self.envs)}",
-                               mid)
+            return P.error_msg(
+                P.E_ENV_INDEX, f"environment(s) {shown} do not exist: this server hosts {len(self.envs)}", mid
+            )
         results = []
         last_beat = time.monotonic()
         for i, a in zip(envs, actions):
@@ -336,8 +339,11 @@ class BridgeServer:
             reply = self.handle(payload[0])
         except Exception as e:  # noqa: BLE001 - a bug on our side, not the peer's: answer, log, keep serving
             log.error("request failed inside the server: %s\n%s", _clip(e), traceback.format_exc())
-            reply = P.error_msg(P.E_INTERNAL, f"the server failed on this request: {type(e).__name__}: {_clip(e)}",
-                                _request_id(payload[0]))
+            reply = P.error_msg(
+                P.E_INTERNAL,
+                f"the server failed on this request: {type(e).__name__}: {_clip(e)}",
+                _request_id(payload[0]),
+            )
         finally:
             self._envelope = None
         return envelope, reply, reply.get("type") == "closed" and self._shutdown_requested(payload)
@@ -351,11 +357,16 @@ class BridgeServer:
             return out
         except Exception as e:  # noqa: BLE001 - e.g. an env put a non-msgpack value in info
             if reply.get("type") == "obs_batch" and split:  # fail only the envs at fault
-                return self._encode_reply({**reply, "results": [self._sendable(r) for r in reply["results"]]},
-                                          split=False)
+                return self._encode_reply(
+                    {**reply, "results": [self._sendable(r) for r in reply["results"]]}, split=False
+                )
             mid, env = reply.get("id"), reply.get("env")
-            err = P.error_msg(P.E_ENV_FAILED, f"reply could not be encoded: {type(e).__name__}: {_clip(e)}",
-                              mid if isinstance(mid, int) else None, env if isinstance(env, int) else None)
+            err = P.error_msg(
+                P.E_ENV_FAILED,
+                f"reply could not be encoded: {type(e).__name__}: {_clip(e)}",
+                mid if isinstance(mid, int) else None,
+                env if isinstance(env, int) else None,
+            )
             return P.encode(err)
 
     def _sendable(self, result: dict[str, Any]) -> dict[str, Any]:
@@ -365,8 +376,13 @@ class BridgeServer:
             return result
         except Exception as e:  # noqa: BLE001 - any value msgpack or the checks refuse
             self._ready[result["env"]] = False
-            return {"env": result["env"], "error": {
-                "code": P.E_ENV_FAILED, "message": f"observation could not be sent: {type(e).__name__}: {_clip(e)}"}}
+            return {
+                "env": result["env"],
+                "error": {
+                    "code": P.E_ENV_FAILED,
+                    "message": f"observation could not be sent: {type(e).__name__}: {_clip(e)}",
+                },
+            }
 
     def _shutdown_requested(self, payload: list[bytes]) -> bool:
         try:
@@ -392,18 +408,27 @@ def build_parser(bridge: str | None = None) -> argparse.ArgumentParser:
         description="Serve simulator environments over the agent-runtime ZeroMQ bridge.",
     )
     p.add_argument("--bridge", default=bridge, required=bridge is None, help="simulator name (bridges.registry)")
-    p.add_argument("--bind", default="tcp://127.0.0.1:5555",
-                   help="endpoint: tcp://HOST:PORT (PORT may be * for any), ipc:///path, or HOST:PORT")
+    p.add_argument(
+        "--bind",
+        default="tcp://127.0.0.1:5555",
+        help="endpoint: tcp://HOST:PORT (PORT may be * for any), ipc:///path, or HOST:PORT",
+    )
     p.add_argument("--num-envs", type=int, default=1, help="environment instances hosted by this server")
     p.add_argument("--task", default=None, help="task name passed to make_env (default: the bridge's default)")
     p.add_argument("--seed", type=int, default=None, help="construction seed; env i gets seed+i")
-    p.add_argument("--option", action="append", type=parse_option, default=[], metavar="KEY=VALUE",
-                   help="extra make_env keyword (value parsed as JSON when possible); repeatable")
+    p.add_argument(
+        "--option",
+        action="append",
+        type=parse_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra make_env keyword (value parsed as JSON when possible); repeatable",
+    )
     p.add_argument("--curve-dir", default=None, help="directory made by `python -m bridges.keys make` (CURVE on)")
-    p.add_argument("--insecure", action="store_true",
-                   help="allow binding a non-loopback TCP address without CURVE")
-    p.add_argument("--parent-pid", type=int, default=None,
-                   help="exit when this process (the runtime that spawned us) dies")
+    p.add_argument("--insecure", action="store_true", help="allow binding a non-loopback TCP address without CURVE")
+    p.add_argument(
+        "--parent-pid", type=int, default=None, help="exit when this process (the runtime that spawned us) dies"
+    )
     p.add_argument("--max-frame", type=int, default=P.MAX_FRAME_BYTES, help="request frame size cap in bytes")
     p.add_argument("--log-level", default="WARNING", help="logging level (DEBUG, INFO, WARNING, ...)")
     return p
@@ -412,8 +437,11 @@ def build_parser(bridge: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, bridge: str | None = None) -> int:
     """Command-line entry: parse argv, serve until told to stop."""
     args = build_parser(bridge).parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format=f"%(asctime)s bridge[{os.getpid()}] %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format=f"%(asctime)s bridge[{os.getpid()}] %(levelname)s %(message)s",
+    )
     set_parent_death_signal(args.parent_pid)
     # simulators may print while they are built: keep stdout clean for the ready line
     ready_fd = _stdout_to_stderr()
@@ -424,8 +452,16 @@ def main(argv: list[str] | None = None, bridge: str | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         server = BridgeServer(
-            args.bridge, args.bind, args.num_envs, args.task, args.seed, dict(args.option),
-            curve_dir=args.curve_dir, insecure=args.insecure, parent_pid=args.parent_pid, max_frame=args.max_frame,
+            args.bridge,
+            args.bind,
+            args.num_envs,
+            args.task,
+            args.seed,
+            dict(args.option),
+            curve_dir=args.curve_dir,
+            insecure=args.insecure,
+            parent_pid=args.parent_pid,
+            max_frame=args.max_frame,
         )
     except Exception as e:  # noqa: BLE001 - bad options, unknown bridge, missing simulator, address in use
         print(f"bridge server could not start: {type(e).__name__}: {e}", file=sys.stderr)

@@ -33,14 +33,15 @@ def action_texts(actions: str | Sequence[str] | None, language: str = "english")
     if isinstance(actions, str):
         if actions not in ACTION_TEXTS:
             raise ValueError(
-                f"unknown action preset {actions!r}; known: {', '.join(sorted(ACTION_TEXTS))} "
-                "or a list of six texts"
+                f"unknown action preset {actions!r}; known: {', '.join(sorted(ACTION_TEXTS))} or a list of six texts"
             )
         return list(ACTION_TEXTS[actions])
     texts = [str(a) for a in actions]
     if len(texts) != len(MINIGRID_ACTIONS):
-        raise ValueError(f"actions must name {len(MINIGRID_ACTIONS)} texts (left, right, forward, pickup, "
-                         f"drop, toggle), got {len(texts)}: {texts}")
+        raise ValueError(
+            f"actions must name {len(MINIGRID_ACTIONS)} texts (left, right, forward, pickup, "
+            f"drop, toggle), got {len(texts)}: {texts}"
+        )
     if len(set(texts)) != len(texts) or any(not t.strip() for t in texts):
         raise ValueError(f"action texts must be distinct and non-empty, got {texts}")
     return texts

@@ -63,6 +63,7 @@ GUIDE_SYSTEM = (
     "sub-goal the player should pursue next, from the available sub-goals, in one sentence without other words."
 )
 
+
 def _norm(text: str) -> str:
     return " " + re.sub(r"[^a-z]+", " ", text.lower().replace("wooden", "wood")).strip() + " "
 

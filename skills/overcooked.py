@@ -227,9 +227,7 @@ class Scene:
         return [i for i, p in enumerate(self.positions()) if p == cell]
 
 
-def read_vector(
-    vector: Sequence[int], foods: Sequence[str], boards: Sequence[Cell], front: Sequence[Cell]
-) -> Scene:
+def read_vector(vector: Sequence[int], foods: Sequence[str], boards: Sequence[Cell], front: Sequence[Cell]) -> Scene:
     """Parse TWOSOME's vector: foods (r,c,chops), bowl, boards, delivery, agent (r,c), one-hot.
 
     ``boards`` are the board cells the text code uses (fixed (1,0), (2,0) in map A) and
@@ -248,7 +246,10 @@ def read_vector(
     a = 3 * n + 2 + 2 * (len(boards) + 1)
     agent = (int(vector[a]), int(vector[a + 1]))
     return Scene(
-        tuple(foods), tuple(pos), tuple(chopped), None if (br, bc) == (0, 0) else (int(br), int(bc)),
+        tuple(foods),
+        tuple(pos),
+        tuple(chopped),
+        None if (br, bc) == (0, 0) else (int(br), int(bc)),
         agent,
         tuple(boards),
         tuple(front),
@@ -311,4 +312,3 @@ def _texts_three(s: Scene) -> list[str]:
 
 
 _NTH = ("first", "second", "third")
-

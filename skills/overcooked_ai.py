@@ -80,9 +80,7 @@ class Kitchen:
 
     def pots(self, state: Any) -> list[tuple[tuple[int, int], Any]]:
         """Every pot position with the soup in it (or None when the pot is empty)."""
-        return [
-            (pos, state.get_object(pos) if state.has_object(pos) else None) for pos in self.mdp.get_pot_locations()
-        ]
+        return [(pos, state.get_object(pos) if state.has_object(pos) else None) for pos in self.mdp.get_pot_locations()]
 
     def fillable_pots(self, state: Any) -> list[tuple[int, int]]:
         return [pos for pos, soup in self.pots(state) if soup is None or (soup.is_idle and not soup.is_full)]
@@ -140,9 +138,7 @@ class Kitchen:
         best = self.best_goal(chef_state.pos_and_or, targets)
         return None if best is None else best[1] - 1
 
-    def detour(
-        self, start: Any, targets: Sequence[tuple[int, int]], avoid: set[tuple[int, int]]
-    ) -> list[Any] | None:
+    def detour(self, start: Any, targets: Sequence[tuple[int, int]], avoid: set[tuple[int, int]]) -> list[Any] | None:
         """Shortest actions (moves, then the interact) from ``start`` to face one of ``targets``
         without entering the cells in ``avoid``; None when there is no such way."""
         goals = {g for t in targets for g in self.planner.motion_goals_for_pos[t]}

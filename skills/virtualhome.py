@@ -36,6 +36,7 @@ class Skill:
 
 # --------------------------------------------------------------------------- Food Preparation
 
+
 @dataclass(frozen=True)
 class FoodWords:
     """The two nouns of a Food Preparation variant (§6): the food X and the appliance Y."""
@@ -55,9 +56,17 @@ FOOD_VARIANTS: dict[str, FoodWords] = {
 }
 
 FOOD_FLAGS = (
-    "in_kitchen", "in_bathroom", "in_bedroom", "in_livingroom",
-    "see_pancake", "close_to_pancake", "hold_pancake",
-    "see_microwave", "close_to_microwave", "is_microwave_open", "pancake_in_microwave",
+    "in_kitchen",
+    "in_bathroom",
+    "in_bedroom",
+    "in_livingroom",
+    "see_pancake",
+    "close_to_pancake",
+    "hold_pancake",
+    "see_microwave",
+    "close_to_microwave",
+    "is_microwave_open",
+    "pancake_in_microwave",
 )
 
 
@@ -117,8 +126,11 @@ def food_text(f: dict[str, int], words: FoodWords = FoodWords()) -> tuple[str, l
             mask = [0, 2, 3]
     else:
         text += "and notice nothing useful. "
-        text += (f"Currently, you have grabbed the {x} in hand. " if f["hold_pancake"]
-                 else "Currently, you are not grabbing anything in hand. ")
+        text += (
+            f"Currently, you have grabbed the {x} in hand. "
+            if f["hold_pancake"]
+            else "Currently, you are not grabbing anything in hand. "
+        )
         mask = {"bathroom": [0, 1, 3], "bedroom": [0, 1, 2], "livingroom": [1, 2, 3]}[room]
     text += f"In order to heat up the {x} in the {y}, " + CLOSING
     return text, mask
@@ -127,12 +139,27 @@ def food_text(f: dict[str, int], words: FoodWords = FoodWords()) -> tuple[str, l
 # --------------------------------------------------------------------------- Entertainment
 
 ENT_FLAGS = (
-    "in_kitchen", "in_bathroom", "in_bedroom", "in_livingroom",
-    "see_chips", "close_to_chips", "hold_chips", "chips_on_coffeetable",
-    "see_milk", "close_to_milk", "hold_milk", "milk_on_coffeetable",
-    "see_tv", "close_to_tv", "is_face_tv", "is_tv_on",
-    "see_sofa", "close_to_sofa", "is_sit_sofa",
-    "see_coffeetable", "close_to_coffeetable",
+    "in_kitchen",
+    "in_bathroom",
+    "in_bedroom",
+    "in_livingroom",
+    "see_chips",
+    "close_to_chips",
+    "hold_chips",
+    "chips_on_coffeetable",
+    "see_milk",
+    "close_to_milk",
+    "hold_milk",
+    "milk_on_coffeetable",
+    "see_tv",
+    "close_to_tv",
+    "is_face_tv",
+    "is_tv_on",
+    "see_sofa",
+    "close_to_sofa",
+    "is_sit_sofa",
+    "see_coffeetable",
+    "close_to_coffeetable",
 )
 
 
@@ -195,13 +222,19 @@ def _kitchen_text(f: dict[str, int]) -> tuple[str, list[int]]:
             return text + "Currently, you have grabbed the chips and the milk in hand. ", [0, 2, 3]
         if chips:
             if near_m:
-                return (text + "The milk is close to you. But you have not grabbed the milk. "
-                        "Currently, you have grabbed the chips in hand. ", [0, 2, 3, 10])
+                return (
+                    text + "The milk is close to you. But you have not grabbed the milk. "
+                    "Currently, you have grabbed the chips in hand. ",
+                    [0, 2, 3, 10],
+                )
             return text + "The milk is not close to you. Currently, you have grabbed the chips in hand. ", [0, 2, 3, 5]
         if milk:
             if near_c:
-                return (text + "The chips are close to you. But you have not grabbed the chips. "
-                        "Currently, you have grabbed the milk in hand. ", [0, 2, 3, 9])
+                return (
+                    text + "The chips are close to you. But you have not grabbed the chips. "
+                    "Currently, you have grabbed the milk in hand. ",
+                    [0, 2, 3, 9],
+                )
             return text + "The chips are not close to you. Currently, you have grabbed the milk in hand. ", [0, 2, 3, 4]
         if near_c and near_m:
             text, mask = text + "They are close to you. But you have not grabbed the them. ", [0, 2, 3, 9, 10]

@@ -294,7 +294,9 @@ class RuntimeApp(App):
         try:
             yield
         except NoMatches:
-            if not (self._stop.is_set() or self._exit or self._closing or self._closed or not self.screen.query("#status")):
+            if not (
+                self._stop.is_set() or self._exit or self._closing or self._closed or not self.screen.query("#status")
+            ):
                 raise
 
     def _check_alive(self) -> None:
@@ -449,7 +451,13 @@ class RuntimeApp(App):
         mode = "greedy" if greedy else ("sampling" if greedy is False else "sampling (default)")
         steps = [p.decision.get("step", 0) for p in self.panels.values() if p.decision]
         decisions = max([st.get("decisions") or 0, *steps])
-        parts = [f"{self.connect}", run, mode, f"decisions {decisions}", f"envs {max(st.get('num_envs') or 0, len(self.panels))}"]
+        parts = [
+            f"{self.connect}",
+            run,
+            mode,
+            f"decisions {decisions}",
+            f"envs {max(st.get('num_envs') or 0, len(self.panels))}",
+        ]
         if st.get("save_requested"):
             parts.append("checkpoint requested")
         if st.get("last_error"):
@@ -489,7 +497,9 @@ class RuntimeApp(App):
     def send_command(self, cmd: dict[str, Any], quiet: bool = False) -> None:
         """Send a control command on a worker thread; the reply is shown as a notification."""
         if not self.control:
-            self.notify(f"no control address known for {self.connect}: start the TUI with --control ADDR", severity="error")
+            self.notify(
+                f"no control address known for {self.connect}: start the TUI with --control ADDR", severity="error"
+            )
             return
         client = wire.ControlClient(self.control, timeout=2.0)
 

@@ -64,6 +64,7 @@ class GroupRelative(ClippedPolicyUpdate):
             out = self.update(batch, rng)
         finally:
             self.policy.eval()
-        out["group_return_std"] = float(np.mean([np.std([e.record["return"] for e in eps if e.seed == g])
-                                                 for g in {e.seed for e in eps}]))
+        out["group_return_std"] = float(
+            np.mean([np.std([e.record["return"] for e in eps if e.seed == g]) for g in {e.seed for e in eps}])
+        )
         return out

@@ -49,8 +49,16 @@ class ClippedPolicyUpdate:
     """Epochs of minibatches (with micro-batch gradient accumulation) of the clipped surrogate, the
     entropy bonus, behaviour cloning on overrides and, when ``critic``, the clipped value loss."""
 
-    def __init__(self, policy: ActorCritic, s: PolicyUpdateSection, lr_actor: float, critic: bool,
-                 lr_critic: float = 0.0, vf_coef: float = 0.0, clip_vloss: bool = True):
+    def __init__(
+        self,
+        policy: ActorCritic,
+        s: PolicyUpdateSection,
+        lr_actor: float,
+        critic: bool,
+        lr_critic: float = 0.0,
+        vf_coef: float = 0.0,
+        clip_vloss: bool = True,
+    ):
         self.policy, self.s, self.critic = policy, s, critic
         self.vf_coef, self.clip_vloss = vf_coef, clip_vloss
         self.lr_actor, self.lr_critic = lr_actor, lr_critic
@@ -146,8 +154,16 @@ class ClippedPolicyUpdate:
         self.updates_done += 1
         return out
 
-    def _loss(self, batch: Batch, idx: Any, adv: torch.Tensor, smp: torch.Tensor,
-              stats: dict[str, list[float]], kls: list[float], warmup: bool = False) -> torch.Tensor:
+    def _loss(
+        self,
+        batch: Batch,
+        idx: Any,
+        adv: torch.Tensor,
+        smp: torch.Tensor,
+        stats: dict[str, list[float]],
+        kls: list[float],
+        warmup: bool = False,
+    ) -> torch.Tensor:
         s = self.s
         out = self.policy([batch.encoded[i] for i in idx], with_values=self.critic)
         acts = batch.actions[idx].to(out.log_probs.device)
@@ -188,8 +204,12 @@ class ClippedPolicyUpdate:
         return loss
 
     def state_dict(self) -> dict[str, Any]:
-        return {"actor_opt": self.actor_opt.state_dict(), "lr_actor": self.lr_actor, "updates_done": self.updates_done,
-                **({"critic_opt": self.critic_opt.state_dict()} if self.critic_opt is not None else {})}
+        return {
+            "actor_opt": self.actor_opt.state_dict(),
+            "lr_actor": self.lr_actor,
+            "updates_done": self.updates_done,
+            **({"critic_opt": self.critic_opt.state_dict()} if self.critic_opt is not None else {}),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.actor_opt.load_state_dict(state["actor_opt"])
@@ -206,8 +226,15 @@ class PPO(ClippedPolicyUpdate):
     name = "ppo"
 
     def __init__(self, policy: ActorCritic, settings: PPOSection):
-        super().__init__(policy, settings, settings.lr_actor, critic=True, lr_critic=settings.lr_critic,
-                         vf_coef=settings.vf_coef, clip_vloss=settings.clip_vloss)
+        super().__init__(
+            policy,
+            settings,
+            settings.lr_actor,
+            critic=True,
+            lr_critic=settings.lr_critic,
+            vf_coef=settings.vf_coef,
+            clip_vloss=settings.clip_vloss,
+        )
         self.settings = settings
         self.warmup_updates = settings.value_warmup_updates
 
@@ -217,8 +244,9 @@ class PPO(ClippedPolicyUpdate):
     def learn(self, rollout: Rollout, rng: np.random.Generator) -> dict[str, float]:
         s = self.settings
         with torch.no_grad():
-            batch = rollout.batch(lambda enc: self.policy.values(enc).float().cpu().tolist(), s.gamma, s.gae_lambda,
-                                  s.time_limit_terminal)
+            batch = rollout.batch(
+                lambda enc: self.policy.values(enc).float().cpu().tolist(), s.gamma, s.gae_lambda, s.time_limit_terminal
+            )
         if not len(batch):
             return {}
         self.policy.train()

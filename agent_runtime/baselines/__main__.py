@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     venv = make_env(cfg.env)
     start = time.time()
     with out.open("w") as f:
+
         def log(entry: dict) -> None:
             f.write(json.dumps(entry) + "\n")
             f.flush()
@@ -54,18 +55,35 @@ def main(argv: list[str] | None = None) -> int:
                 from agent_runtime.prompt import PromptBuilder
                 from agent_runtime.trainer import build_policy
 
-                logs = run_llm_policy(venv, build_policy(cfg), PromptBuilder(cfg.prompt.template), args.decisions,
-                                      seed=args.seed, saycan=args.method == "saycan", log_fn=log)
+                logs = run_llm_policy(
+                    venv,
+                    build_policy(cfg),
+                    PromptBuilder(cfg.prompt.template),
+                    args.decisions,
+                    seed=args.seed,
+                    saycan=args.method == "saycan",
+                    log_fn=log,
+                )
             else:
-                logs = train_ppo_mlp(venv, args.decisions, seed=args.seed, hidden=args.hidden, lr=args.lr,
-                                     num_steps=args.num_steps, gamma=cfg.ppo.gamma, gae_lambda=cfg.ppo.gae_lambda,
-                                     log_fn=log)
+                logs = train_ppo_mlp(
+                    venv,
+                    args.decisions,
+                    seed=args.seed,
+                    hidden=args.hidden,
+                    lr=args.lr,
+                    num_steps=args.num_steps,
+                    gamma=cfg.ppo.gamma,
+                    gae_lambda=cfg.ppo.gae_lambda,
+                    log_fn=log,
+                )
         finally:
             venv.close()
-    tail = logs[-max(1, len(logs) // 10):] if logs else []
+    tail = logs[-max(1, len(logs) // 10) :] if logs else []
     mean = (lambda key: sum(float(e[key] or 0) for e in tail) / len(tail)) if tail else (lambda key: float("nan"))
-    print(f"{args.method}: {len(logs)} episodes in {time.time() - start:.1f}s; last 10%: "
-          f"return {mean('return'):.3f}, success {mean('success'):.2f} -> {out}")
+    print(
+        f"{args.method}: {len(logs)} episodes in {time.time() - start:.1f}s; last 10%: "
+        f"return {mean('return'):.3f}, success {mean('success'):.2f} -> {out}"
+    )
     return 0
 
 

@@ -49,13 +49,17 @@ class MLPAgent(nn.Module):
     def __init__(self, obs_dim: int, num_actions: int, hidden: int = 64):
         super().__init__()
         self.critic = nn.Sequential(
-            layer_init(nn.Linear(obs_dim, hidden)), nn.Tanh(),
-            layer_init(nn.Linear(hidden, hidden)), nn.Tanh(),
+            layer_init(nn.Linear(obs_dim, hidden)),
+            nn.Tanh(),
+            layer_init(nn.Linear(hidden, hidden)),
+            nn.Tanh(),
             layer_init(nn.Linear(hidden, 1), std=1.0),
         )
         self.actor = nn.Sequential(
-            layer_init(nn.Linear(obs_dim, hidden)), nn.Tanh(),
-            layer_init(nn.Linear(hidden, hidden)), nn.Tanh(),
+            layer_init(nn.Linear(obs_dim, hidden)),
+            nn.Tanh(),
+            layer_init(nn.Linear(hidden, hidden)),
+            nn.Tanh(),
             layer_init(nn.Linear(hidden, num_actions), std=0.01),
         )
 
@@ -106,8 +110,7 @@ class _ActionSpace:
         if self.by_id:
             self.n = int(first.info.get("num_skill_ids") or num_actions or 0)
             if self.n < 1:
-                raise ValueError("observations carry info['skill_ids'] but no info['num_skill_ids']: "
-                                 "pass num_actions=")
+                raise ValueError("observations carry info['skill_ids'] but no info['num_skill_ids']: pass num_actions=")
         else:
             self.n = num_actions or len(first.skills)
 
@@ -198,8 +201,10 @@ def train_ppo_mlp(
             vecs = [_vector(o) for o in batch]
             if any(len(v) != obs_dim for v in vecs):
                 raise ValueError(f"info['vector'] changed length (expected {obs_dim})")
-            return (torch.tensor(vecs, dtype=torch.float32),
-                    torch.tensor([space.mask(o) for o in batch], dtype=torch.bool))
+            return (
+                torch.tensor(vecs, dtype=torch.float32),
+                torch.tensor([space.mask(o) for o in batch], dtype=torch.bool),
+            )
 
         # Rollout storage
         obs_buf = torch.zeros((num_steps, n_envs, obs_dim))

@@ -24,8 +24,14 @@ def run_random(
     return run_baseline(venv, RandomActor(seed), None, total_decisions, seed, log_fn)
 
 
-def run_baseline(venv: VecEnv, actor: Any, prompts: Any, total_decisions: int, seed: int,
-                 log_fn: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
+def run_baseline(
+    venv: VecEnv,
+    actor: Any,
+    prompts: Any,
+    total_decisions: int,
+    seed: int,
+    log_fn: Callable[[dict[str, Any]], None] | None,
+) -> list[dict[str, Any]]:
     """Any non-learning policy through the one rollout loop, for a budget of decisions."""
     if total_decisions < 1:
         raise ValueError(f"total_decisions must be >= 1, got {total_decisions}")

@@ -42,7 +42,7 @@ def _task_name(task: str) -> str:
     """Accept "GoToLocal", "gotolocal", "BabyAI-GoToLocal-v0", "mixed" ..."""
     t = task.strip()
     if t.startswith("BabyAI-"):
-        t = t[len("BabyAI-"):]
+        t = t[len("BabyAI-") :]
     if t.endswith("-v0"):
         t = t[: -len("-v0")]
     aliases = {name.lower(): name for name in TASKS}
@@ -128,8 +128,9 @@ class BabyAITextEnv:
         except TypeError:
             raise SkillError(f"skill must be an integer index, got {skill!r}") from None
         if not 0 <= index < len(self.skills):
-            raise SkillError(f"skill index {index} out of range: {len(self.skills)} skills are valid "
-                             f"({', '.join(self.skills)})")
+            raise SkillError(
+                f"skill index {index} out of range: {len(self.skills)} skills are valid ({', '.join(self.skills)})"
+            )
         if self._env is None or self._ended:
             raise SkillError("the episode has ended (or never started): call reset() first")
         obs, native, terminated, truncated, _ = self._env.step(MINIGRID_ACTIONS[index])
@@ -165,8 +166,13 @@ class BabyAITextEnv:
         text = glam_prompt(self.lex, self.skills, self._goal, self.history)
         vector = image.reshape(-1).tolist()
         vector.append(int(obs["direction"]))
-        info: dict[str, Any] = {"vector": vector, "mission": self._env.mission, "kind": self._kind,
-                                "step": int(self._env.step_count), "max_steps": int(self._env.max_steps)}
+        info: dict[str, Any] = {
+            "vector": vector,
+            "mission": self._env.mission,
+            "kind": self._kind,
+            "step": int(self._env.step_count),
+            "max_steps": int(self._env.max_steps),
+        }
         return Observation(text=text, skills=list(self.skills), goal=self._goal, reward=reward, k=k, info=info)
 
     @property

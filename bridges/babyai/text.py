@@ -39,13 +39,25 @@ LANGUAGES = ("english", "french")
 RENAME_PRESETS: dict[str, dict[str, dict[str, str]]] = {
     "english": {
         "ood_nouns": {"key": "chair", "ball": "table", "box": "car"},
-        "ood_adjectives": {"red": "vermilion", "green": "jade", "blue": "cyan", "purple": "violet",
-                           "yellow": "golden", "grey": "silver"},
+        "ood_adjectives": {
+            "red": "vermilion",
+            "green": "jade",
+            "blue": "cyan",
+            "purple": "violet",
+            "yellow": "golden",
+            "grey": "silver",
+        },
     },
     "french": {
         "ood_nouns": {"key": "chaise", "ball": "table", "box": "voiture"},
-        "ood_adjectives": {"red": "vermilion", "green": "jade", "blue": "cyan", "purple": "mauve",
-                           "yellow": "dorée", "grey": "argent"},
+        "ood_adjectives": {
+            "red": "vermilion",
+            "green": "jade",
+            "blue": "cyan",
+            "purple": "mauve",
+            "yellow": "dorée",
+            "grey": "argent",
+        },
     },
 }
 _INVENTED_NOUNS = {"key": "dax", "ball": "xolo", "box": "afze"}
@@ -55,14 +67,28 @@ for _lang in LANGUAGES:
     RENAME_PRESETS[_lang]["invented_adjectives"] = dict(_INVENTED_ADJS)
     RENAME_PRESETS[_lang]["invented_words"] = {**_INVENTED_NOUNS, **_INVENTED_ADJS}
 
-_FR_NOUNS = {"key": "clef", "ball": "balle", "box": "boîte", "door": "porte", "wall": "mur", "object": "objet",
-             "floor": "sol", "goal": "but", "lava": "lave"}
+_FR_NOUNS = {
+    "key": "clef",
+    "ball": "balle",
+    "box": "boîte",
+    "door": "porte",
+    "wall": "mur",
+    "object": "objet",
+    "floor": "sol",
+    "goal": "but",
+    "lava": "lave",
+}
 _FR_MASCULINE = {"object", "wall", "floor", "goal"}
 # GLAM's French colours are feminine (all its nouns are); masculine forms for "objet".
-_FR_COLORS_F = {"red": "rouge", "green": "verte", "blue": "bleue", "purple": "violette", "yellow": "jaune",
-                "grey": "grise"}
-_FR_COLORS_M = {"red": "rouge", "green": "vert", "blue": "bleu", "purple": "violet", "yellow": "jaune",
-                "grey": "gris"}
+_FR_COLORS_F = {
+    "red": "rouge",
+    "green": "verte",
+    "blue": "bleue",
+    "purple": "violette",
+    "yellow": "jaune",
+    "grey": "grise",
+}
+_FR_COLORS_M = {"red": "rouge", "green": "vert", "blue": "bleu", "purple": "violet", "yellow": "jaune", "grey": "gris"}
 _FR_STATES = {"open": "ouverte", "closed": "fermée", "locked": "fermée à clef"}
 
 
@@ -82,8 +108,9 @@ class Lexicon:
             raise ValueError(f"language must be one of {LANGUAGES}, got {self.language!r}")
         unknown = set(self.rename) - set(COLORS) - set(NOUNS) - {"door"}
         if unknown:
-            raise ValueError(f"rename can only change colours {COLORS}, nouns {NOUNS} or 'door'; "
-                             f"unknown keys: {sorted(unknown)}")
+            raise ValueError(
+                f"rename can only change colours {COLORS}, nouns {NOUNS} or 'door'; unknown keys: {sorted(unknown)}"
+            )
         bad = {k: v for k, v in self.rename.items() if not isinstance(v, str) or not v.strip()}
         if bad:
             raise ValueError(f"rename values must be non-empty words, got {bad}")
@@ -124,8 +151,10 @@ def make_lexicon(language: str = "english", rename: str | Mapping[str, str] | No
     if isinstance(rename, str):
         presets = RENAME_PRESETS[language]
         if rename not in presets:
-            raise ValueError(f"unknown rename preset {rename!r}; known: none, {', '.join(sorted(presets))} "
-                             "or a map such as {key: chair}")
+            raise ValueError(
+                f"unknown rename preset {rename!r}; known: none, {', '.join(sorted(presets))} "
+                "or a map such as {key: chair}"
+            )
         return Lexicon(language, dict(presets[rename]))
     return Lexicon(language, dict(rename))
 

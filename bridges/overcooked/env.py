@@ -86,7 +86,9 @@ class SaladEnv:
         except TypeError:
             index = -1
         if not 0 <= index < len(self.macros):
-            raise SkillError(f"skill index {skill!r} out of range: {len(self.macros)} skills are valid (0..{len(self.macros) - 1})")
+            raise SkillError(
+                f"skill index {skill!r} out of range: {len(self.macros)} skills are valid (0..{len(self.macros) - 1})"
+            )
         skill = index
         kitchen, ctl = self.kitchen, self._controller
         ctl.start(skill)

@@ -14,14 +14,14 @@ def _article(name: str) -> str:
 
 
 def _listing(words: Sequence[str]) -> str:
-    """"x", "x and y", "x, y and z"."""
+    """ "x", "x and y", "x, y and z"."""
     if len(words) == 1:
         return words[0]
     return ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _thing(scene: Scene, idx: int) -> str:
-    """"a bowl", "a chopped tomato" or "an unchopped tomato"."""
+    """ "a bowl", "a chopped tomato" or "an unchopped tomato"."""
     if idx == len(scene.foods):
         return "a bowl"
     state = "a chopped " if scene.chopped[idx] else "an unchopped "
@@ -37,8 +37,9 @@ def observation_text(scene: Scene, origins: Sequence[Cell], goal_foods: Sequence
     single = len(scene.boards) == 1
     names = scene.names()
     sentences = [
-        "There is a fixed cutting board in the room." if single else
-        f"There are {('two', 'three')[len(scene.boards) - 2]} fixed cutting boards in the room."
+        "There is a fixed cutting board in the room."
+        if single
+        else f"There are {('two', 'three')[len(scene.boards) - 2]} fixed cutting boards in the room."
     ]
 
     seen = [_article(n) for n, p, o in zip(names, scene.positions(), origins) if p is not None and p == o]

@@ -97,8 +97,12 @@ class OvercookedAIEnv:
         agent_index = int(agent_index)
         if agent_index not in (0, 1):
             raise ValueError(f"option agent_index must be 0 or 1, got {agent_index!r}")
-        for key, val, low in (("horizon", horizon, 1), ("max_skill_steps", max_skill_steps, 1),
-                              ("wait_steps", wait_steps, 1), ("max_soups", max_soups, 0)):
+        for key, val, low in (
+            ("horizon", horizon, 1),
+            ("max_skill_steps", max_skill_steps, 1),
+            ("wait_steps", wait_steps, 1),
+            ("max_soups", max_soups, 0),
+        ):
             if int(val) < low:
                 raise ValueError(f"option {key} must be an integer >= {low}, got {val!r}")
         if not 0.0 < float(gamma) <= 1.0:
@@ -157,8 +161,10 @@ class OvercookedAIEnv:
         except TypeError:
             index = -1
         if not 0 <= index < len(self._valid):
-            raise SkillError(f"skill index {skill!r} out of range: {len(self._valid)} skills are valid "
-                             f"({', '.join(self._texts(self._turn))})")
+            raise SkillError(
+                f"skill index {skill!r} out of range: {len(self._valid)} skills are valid "
+                f"({', '.join(self._texts(self._turn))})"
+            )
         self._start(self._turn, self._valid[index])
         return self._advance()
 
@@ -183,8 +189,9 @@ class OvercookedAIEnv:
                 return self._observe(self._turn, reward, k)
             for chef in (0, 1):
                 if self._runners[chef] is None:  # a scripted chef: next skill at once
-                    self._start(chef, S.scripted_choice(self.kitchen, self.state, chef, self._rng,
-                                                        self.partner_epsilon))
+                    self._start(
+                        chef, S.scripted_choice(self.kitchen, self.state, chef, self._rng, self.partner_epsilon)
+                    )
             joint = tuple(self._runner(c).next_action(self.state) for c in (0, 1))
             self.state, infos = self.mdp.get_state_transition(self.state, joint)
             sparse = float(sum(infos["sparse_reward_by_agent"]))
@@ -274,8 +281,9 @@ class OvercookedAIEnv:
         runner = self._runners[other]
         if runner is not None and not self._over:
             doing = f", and is going to {k.skill_text(runner.skill, st, other)}"
-        lines.append(f"{who} is at {_pos(st.players[other].position)}, "
-                     f"{_holding(st.players[other].held_object)}{doing}.")
+        lines.append(
+            f"{who} is at {_pos(st.players[other].position)}, {_holding(st.players[other].held_object)}{doing}."
+        )
         for pos, soup in k.pots(st):
             lines.append(f"The pot at {_pos(pos)} {_pot_words(soup)}.")
         counter = sorted((pos, obj) for pos, obj in st.objects.items() if pos not in self.mdp.get_pot_locations())

@@ -83,7 +83,9 @@ def _build(task: str, game_seed: int, out: Path, settings: dict[str, Any]) -> Pa
         game = textworld.generator.make_game(options)
     elif task in CHALLENGES:
         _, make_game, _ = textworld.challenges.CHALLENGES[CHALLENGES[task]]
-        game = make_game(settings={"rewards": settings["rewards"], "goal": settings["goal"], "test": False}, options=options)
+        game = make_game(
+            settings={"rewards": settings["rewards"], "goal": settings["goal"], "test": False}, options=options
+        )
     else:
         raise ValueError(f"unknown textworld task {task!r}: use simple, custom, or give the option game (a .z8/.ulx)")
     return Path(compile_game(game, options))
@@ -93,7 +95,7 @@ def _clean(text: str) -> str:
     """Feedback without the title banner, the '>' prompt and runs of blank lines."""
     m = _BANNER_END.search(text)
     if m and "$$" in text[: m.start() + 2]:
-        text = text[m.end():]
+        text = text[m.end() :]
     text = _STATUS.sub("", text.replace(">", " ")).strip()
     return re.sub(r"\n\s*\n+", "\n", re.sub(r"[ \t]+", " ", text))
 
@@ -103,8 +105,16 @@ class TextWorldEnv:
 
     name = "textworld"
 
-    def __init__(self, games: list[Path], task: str = "simple", seed: int | None = None, max_steps: int = 50,
-                 exclude: list[str] | None = None, inventory: bool = True, description: bool = True):
+    def __init__(
+        self,
+        games: list[Path],
+        task: str = "simple",
+        seed: int | None = None,
+        max_steps: int = 50,
+        exclude: list[str] | None = None,
+        inventory: bool = True,
+        description: bool = True,
+    ):
         import textworld
 
         self._textworld = textworld
@@ -114,9 +124,18 @@ class TextWorldEnv:
         self.exclude = tuple(exclude or ())
         self.show_inventory = inventory
         self.show_description = description
-        self._infos = textworld.EnvInfos(admissible_commands=True, policy_commands=True, won=True, lost=True,
-                                         score=True, max_score=True, objective=True, description=True,
-                                         inventory=True, feedback=True)
+        self._infos = textworld.EnvInfos(
+            admissible_commands=True,
+            policy_commands=True,
+            won=True,
+            lost=True,
+            score=True,
+            max_score=True,
+            objective=True,
+            description=True,
+            inventory=True,
+            feedback=True,
+        )
         self._env: Any = None
         self._game: Path | None = None
         self._seed = seed
@@ -155,13 +174,24 @@ class TextWorldEnv:
         if self.show_inventory and state.inventory:
             parts.append(_clean(state.inventory))
         truncated = not done and self._t >= self.max_steps
-        info: dict[str, Any] = {"score": int(state.score or 0), "max_score": int(state.max_score or 0),
-                                "moves": self._t, "game": self._game.name if self._game else ""}
+        info: dict[str, Any] = {
+            "score": int(state.score or 0),
+            "max_score": int(state.max_score or 0),
+            "moves": self._t,
+            "game": self._game.name if self._game else "",
+        }
         if done or truncated:
             info["success"] = bool(state.won)
-        return Observation(text="\n".join(p for p in parts if p), skills=list(self._skills),
-                           goal=goal, reward=reward, done=done, truncated=truncated, k=k,
-                           info=info)
+        return Observation(
+            text="\n".join(p for p in parts if p),
+            skills=list(self._skills),
+            goal=goal,
+            reward=reward,
+            done=done,
+            truncated=truncated,
+            k=k,
+            info=info,
+        )
 
     def reset(self, seed: int | None = None) -> Observation:
         if seed is None:
@@ -188,10 +218,23 @@ class TextWorldEnv:
             self._env = None
 
 
-def make_env(task: str = "simple", seed: int | None = None, game: str | None = None, cache_dir: str | None = None,
-             game_seed: int = 0, games: int = 1, rewards: str = "dense", goal: str = "detailed", world_size: int = 2,
-             nb_objects: int = 4, quest_length: int = 2, max_steps: int = 50, exclude: list | None = None,
-             inventory: bool = True, description: bool = True) -> TextWorldEnv:
+def make_env(
+    task: str = "simple",
+    seed: int | None = None,
+    game: str | None = None,
+    cache_dir: str | None = None,
+    game_seed: int = 0,
+    games: int = 1,
+    rewards: str = "dense",
+    goal: str = "detailed",
+    world_size: int = 2,
+    nb_objects: int = 4,
+    quest_length: int = 2,
+    max_steps: int = 50,
+    exclude: list | None = None,
+    inventory: bool = True,
+    description: bool = True,
+) -> TextWorldEnv:
     """A TextWorld SkillEnv on a generated game (task simple | custom) or on the game file ``game``."""
     if games < 1:
         raise ValueError(f"games must be >= 1, got {games}")
@@ -201,25 +244,34 @@ def make_env(task: str = "simple", seed: int | None = None, game: str | None = N
             raise FileNotFoundError(f"textworld game file {game!r} not found")
         paths = [path]
     else:
-        settings: dict[str, Any] = ({"world_size": world_size, "nb_objects": nb_objects, "quest_length": quest_length}
-                                    if task == "custom" else {"rewards": rewards, "goal": goal})
+        settings: dict[str, Any] = (
+            {"world_size": world_size, "nb_objects": nb_objects, "quest_length": quest_length}
+            if task == "custom"
+            else {"rewards": rewards, "goal": goal}
+        )
         paths = [generate_game(task, game_seed + i, cache_dir, **settings) for i in range(games)]
-    return TextWorldEnv(paths, task=task, seed=seed, max_steps=max_steps, exclude=exclude, inventory=inventory,
-                        description=description)
+    return TextWorldEnv(
+        paths, task=task, seed=seed, max_steps=max_steps, exclude=exclude, inventory=inventory, description=description
+    )
 
 
-SIMULATOR = Simulator(make_env, {
-    "game": Option(str, None, "a .z8/.ulx game file (instead of a generated game)"),
-    "cache_dir": Option(str, None, "folder for generated games"),
-    "game_seed": Option(int, 0, "seed of the (first) generated game"),
-    "games": Option(int, 1, "number of generated games (an episode plays game reset_seed mod games)"),
-    "rewards": Option(str, "dense", "simple: dense | balanced | sparse"),
-    "goal": Option(str, "detailed", "simple: detailed | brief | none"),
-    "world_size": Option(int, 2, "custom: rooms"),
-    "nb_objects": Option(int, 4, "custom: objects"),
-    "quest_length": Option(int, 2, "custom: commands the quest needs"),
-    "max_steps": Option(int, 50, "commands per episode before truncation"),
-    "exclude": Option(list, None, "command prefixes left out of the skills"),
-    "inventory": Option(bool, True, "add the inventory to the text"),
-    "description": Option(bool, True, "add the room description to the text"),
-}, task="simple", description="TextWorld text games (generated or your own .z8/.ulx)")
+SIMULATOR = Simulator(
+    make_env,
+    {
+        "game": Option(str, None, "a .z8/.ulx game file (instead of a generated game)"),
+        "cache_dir": Option(str, None, "folder for generated games"),
+        "game_seed": Option(int, 0, "seed of the (first) generated game"),
+        "games": Option(int, 1, "number of generated games (an episode plays game reset_seed mod games)"),
+        "rewards": Option(str, "dense", "simple: dense | balanced | sparse"),
+        "goal": Option(str, "detailed", "simple: detailed | brief | none"),
+        "world_size": Option(int, 2, "custom: rooms"),
+        "nb_objects": Option(int, 4, "custom: objects"),
+        "quest_length": Option(int, 2, "custom: commands the quest needs"),
+        "max_steps": Option(int, 50, "commands per episode before truncation"),
+        "exclude": Option(list, None, "command prefixes left out of the skills"),
+        "inventory": Option(bool, True, "add the inventory to the text"),
+        "description": Option(bool, True, "add the room description to the text"),
+    },
+    task="simple",
+    description="TextWorld text games (generated or your own .z8/.ulx)",
+)

@@ -189,9 +189,11 @@ class UnityHub:
         self.max_substeps = int(max_substeps)
         self._key_observation = key_observation
         self.timeout_wait = timeout_wait
-        self.port = (base_port if base_port is not None else (
-            UnityEnvironment.BASE_ENVIRONMENT_PORT if file_name else UnityEnvironment.DEFAULT_EDITOR_PORT
-        )) + worker_id
+        self.port = (
+            base_port
+            if base_port is not None
+            else (UnityEnvironment.BASE_ENVIRONMENT_PORT if file_name else UnityEnvironment.DEFAULT_EDITOR_PORT)
+        ) + worker_id
         self.file_name = file_name
         self.text_channel = TextSideChannel()
         channels: list[SideChannel] = [self.text_channel]
@@ -208,6 +210,7 @@ class UnityHub:
                     raise ValueError(f"env_params[{k!r}] = {v!r}: Unity environment parameters are floats") from None
             channels.append(params)
         if communicator_factory is None:
+
             def communicator_factory(w: int, b: int, t: float) -> Communicator:
                 return LoopbackRpcCommunicator(w, b, t, host=bind_host)
 
@@ -369,8 +372,9 @@ class UnityHub:
             elif slot.state == "idle" and slot.next_obs is None and slot.ended_obs is None and not slot.interrupted:
                 # Mid-episode: ML-Agents can only reset the whole scene.
                 self._full_reset(caller=slot)
-            self._advance_until(lambda: slot.next_obs is not None,
-                                f"the agent of env slot {slot.index} to begin an episode")
+            self._advance_until(
+                lambda: slot.next_obs is not None, f"the agent of env slot {slot.index} to begin an episode"
+            )
             obs = slot.next_obs
             slot.msg, slot.vector = slot.next_msg, slot.next_vector
             slot.next_obs = slot.next_msg = None
@@ -400,8 +404,10 @@ class UnityHub:
             slot.result = None
             slot.state = "pending"
         with self._unity_lock:
-            self._advance_until(lambda: slot.result is not None,
-                                f"the agent of env slot {slot.index} (key {slot.key}) to finish its skill")
+            self._advance_until(
+                lambda: slot.result is not None,
+                f"the agent of env slot {slot.index} (key {slot.key}) to finish its skill",
+            )
             with self._mx:
                 result, slot.result = slot.result, None
         assert result is not None
@@ -532,16 +538,33 @@ class UnityHub:
                 f"behaviour {self.behaviour!r}, agent key {msg.key}: requested a decision with no valid skills"
             )
 
-    def _observation(self, slot: _Slot, msg: AgentMessage, vector: list[float], *, k: int = 0,
-                     done: bool = False, truncated: bool = False) -> Observation:
+    def _observation(
+        self,
+        slot: _Slot,
+        msg: AgentMessage,
+        vector: list[float],
+        *,
+        k: int = 0,
+        done: bool = False,
+        truncated: bool = False,
+    ) -> Observation:
         info: dict[str, Any] = {"vector": vector, "agent_key": slot.key}
         if done or truncated:
             info["success"] = bool(msg.success)
-        return Observation(text=msg.text, skills=list(msg.skills), goal=msg.goal, reward=slot.reward,
-                           done=done, truncated=truncated, k=k, info=info)
+        return Observation(
+            text=msg.text,
+            skills=list(msg.skills),
+            goal=msg.goal,
+            reward=slot.reward,
+            done=done,
+            truncated=truncated,
+            k=k,
+            info=info,
+        )
 
-    def _begin_episode(self, slot: _Slot, agent_id: int, msg: AgentMessage, vector: list[float],
-                       reward: float = 0.0) -> None:
+    def _begin_episode(
+        self, slot: _Slot, agent_id: int, msg: AgentMessage, vector: list[float], reward: float = 0.0
+    ) -> None:
         """The slot's agent began an episode in Unity; its view picks it up at its next reset."""
         self._check_message(slot, msg, ended=False)
         slot.agent_id = agent_id
@@ -571,8 +594,14 @@ class UnityHub:
                 self._check_message(slot, msg, ended=True)
                 slot.reward += float(terminal.reward[i])
                 interrupted = bool(terminal.interrupted[i])
-                obs = self._observation(slot, msg, self._vector(terminal.obs[self.key_obs][i]), k=self._k(slot, msg),
-                                        done=not interrupted, truncated=interrupted)
+                obs = self._observation(
+                    slot,
+                    msg,
+                    self._vector(terminal.obs[self.key_obs][i]),
+                    k=self._k(slot, msg),
+                    done=not interrupted,
+                    truncated=interrupted,
+                )
                 slot.reward = 0.0
                 slot.agent_id = None
                 if slot.state in ("acting", "pending"):
@@ -728,8 +757,11 @@ def make_env(
     file_name = file_name or None
     worker_id = _as_number("worker_id", worker_id, int)
     base_port = None if base_port in (None, "") else _as_number("base_port", base_port, int)
-    port = (base_port if base_port is not None else (
-        UnityEnvironment.BASE_ENVIRONMENT_PORT if file_name else UnityEnvironment.DEFAULT_EDITOR_PORT)) + worker_id
+    port = (
+        base_port
+        if base_port is not None
+        else (UnityEnvironment.BASE_ENVIRONMENT_PORT if file_name else UnityEnvironment.DEFAULT_EDITOR_PORT)
+    ) + worker_id
     if isinstance(additional_args, str):
         additional_args = additional_args.split()
     with _HUBS_LOCK:

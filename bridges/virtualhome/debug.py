@@ -45,8 +45,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 obs = env.step(env.action_ids.index(what))
         status = "ok" if obs.info["executed"] else "failed: " + obs.info["error"]
-        print(f"[step {obs.info['step']}] {obs.info['script']} -> {status}; reward {obs.reward}, done {obs.done}, "
-              f"truncated {obs.truncated}\n  {obs.text}\n  skills: {obs.skills}\n  vector: {obs.info['vector']}")
+        print(
+            f"[step {obs.info['step']}] {obs.info['script']} -> {status}; reward {obs.reward}, done {obs.done}, "
+            f"truncated {obs.truncated}\n  {obs.text}\n  skills: {obs.skills}\n  vector: {obs.info['vector']}"
+        )
     env.close()
     return 0
 

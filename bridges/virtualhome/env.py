@@ -60,7 +60,11 @@ class VirtualHomeEnv:
     name = "virtualhome"
 
     def __init__(
-        self, task: Task, backend: Any, max_steps: int | None = None, log_gamma: float = 0.95,
+        self,
+        task: Task,
+        backend: Any,
+        max_steps: int | None = None,
+        log_gamma: float = 0.95,
         full_actions: bool = False,
     ):
         self.spec = task

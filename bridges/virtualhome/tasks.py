@@ -35,6 +35,7 @@ class Task:
 
 # --------------------------------------------------------------------------- observation
 
+
 def visible_graph(graph: dict, char_id: int) -> dict:
     """The character's masked view of ``graph`` (spec §2.1).
 
@@ -109,9 +110,13 @@ def food_flags(masked: dict, ids: dict[str, int], char_id: int) -> dict[str, int
     p, m = ids["pancake"], ids["microwave"]
     return {
         **v.rooms(ids),
-        "see_pancake": v.see(p), "close_to_pancake": v.close(p), "hold_pancake": v.hold(p),
-        "see_microwave": v.see(m), "close_to_microwave": v.close(m),
-        "is_microwave_open": v.state(m, "OPEN"), "pancake_in_microwave": v.edge(p, "INSIDE", m),
+        "see_pancake": v.see(p),
+        "close_to_pancake": v.close(p),
+        "hold_pancake": v.hold(p),
+        "see_microwave": v.see(m),
+        "close_to_microwave": v.close(m),
+        "is_microwave_open": v.state(m, "OPEN"),
+        "pancake_in_microwave": v.edge(p, "INSIDE", m),
     }
 
 
@@ -121,14 +126,23 @@ def entertainment_flags(masked: dict, ids: dict[str, int], char_id: int) -> dict
     c, m, tv, sofa, table = ids["chips"], ids["milk"], ids["tv"], ids["sofa"], ids["coffeetable"]
     return {
         **v.rooms(ids),
-        "see_chips": v.see(c), "close_to_chips": v.close(c), "hold_chips": v.hold(c),
+        "see_chips": v.see(c),
+        "close_to_chips": v.close(c),
+        "hold_chips": v.hold(c),
         "chips_on_coffeetable": v.edge(c, "ON", table),
-        "see_milk": v.see(m), "close_to_milk": v.close(m), "hold_milk": v.hold(m),
+        "see_milk": v.see(m),
+        "close_to_milk": v.close(m),
+        "hold_milk": v.hold(m),
         "milk_on_coffeetable": v.edge(m, "ON", table),
-        "see_tv": v.see(tv), "close_to_tv": v.close(tv), "is_face_tv": v.edge(char_id, "FACING", tv),
+        "see_tv": v.see(tv),
+        "close_to_tv": v.close(tv),
+        "is_face_tv": v.edge(char_id, "FACING", tv),
         "is_tv_on": v.state(tv, "ON"),
-        "see_sofa": v.see(sofa), "close_to_sofa": v.close(sofa), "is_sit_sofa": v.edge(char_id, "ON", sofa),
-        "see_coffeetable": v.see(table), "close_to_coffeetable": v.close(table),
+        "see_sofa": v.see(sofa),
+        "close_to_sofa": v.close(sofa),
+        "is_sit_sofa": v.edge(char_id, "ON", sofa),
+        "see_coffeetable": v.see(table),
+        "close_to_coffeetable": v.close(table),
     }
 
 
@@ -140,7 +154,10 @@ def food_success(f: dict[str, int]) -> bool:
 def entertainment_success(f: dict[str, int]) -> bool:
     """Sitting on the sofa facing the TV that is on, chips and milk at hand or on the table."""
     return bool(
-        f["in_livingroom"] and f["is_face_tv"] and f["is_tv_on"] and f["is_sit_sofa"]
+        f["in_livingroom"]
+        and f["is_face_tv"]
+        and f["is_tv_on"]
+        and f["is_sit_sofa"]
         and (f["close_to_milk"] or f["milk_on_coffeetable"])
         and (f["close_to_chips"] or f["chips_on_coffeetable"])
     )
@@ -172,8 +189,14 @@ def _entertainment() -> Task:
         goal="enjoy the chips and the milk while watching TV",
         skills=tuple(sk.entertainment_skills()),
         flag_names=sk.ENT_FLAGS,
-        roles={**_ROOM_ROLES, "chips": ("chips", 0), "milk": ("milk", 0), "tv": ("tv", 0),
-               "sofa": ("sofa", 2), "coffeetable": ("coffeetable", 0)},
+        roles={
+            **_ROOM_ROLES,
+            "chips": ("chips", 0),
+            "milk": ("milk", 0),
+            "tv": ("tv", 0),
+            "sofa": ("sofa", 2),
+            "coffeetable": ("coffeetable", 0),
+        },
         flags=entertainment_flags,
         text=sk.entertainment_text,
         success=entertainment_success,
@@ -182,9 +205,7 @@ def _entertainment() -> Task:
 
 def task_names() -> list[str]:
     """All task names: the two tasks and the Food Preparation variants."""
-    return ["food-preparation", "entertainment"] + [
-        f"food-preparation-{v}" for v in sk.FOOD_VARIANTS if v != "pancake"
-    ]
+    return ["food-preparation", "entertainment"] + [f"food-preparation-{v}" for v in sk.FOOD_VARIANTS if v != "pancake"]
 
 
 def get_task(name: str, variant: str | None = None) -> Task:
@@ -194,7 +215,7 @@ def get_task(name: str, variant: str | None = None) -> Task:
             raise ValueError(f"task 'entertainment' has no variants (got variant={variant!r})")
         return _entertainment()
     if name.startswith("food-preparation"):
-        from_name = name[len("food-preparation-"):] if name != "food-preparation" else None
+        from_name = name[len("food-preparation-") :] if name != "food-preparation" else None
         if from_name and variant and from_name != variant:
             raise ValueError(f"task {name!r} conflicts with variant={variant!r}")
         v = from_name or variant or "pancake"

@@ -26,8 +26,16 @@ from bridges.virtualhome.executor import load_package_module
 
 _PKG = "_agent_runtime_vh_unity_simulator"
 UNITY_OPTIONS = (
-    "host", "port", "executable", "connect_timeout", "request_timeout", "environment",
-    "character", "initial_room", "x_display", "no_graphics",
+    "host",
+    "port",
+    "executable",
+    "connect_timeout",
+    "request_timeout",
+    "environment",
+    "character",
+    "initial_room",
+    "x_display",
+    "no_graphics",
 )
 _PARAM = re.compile(r"<([^>]+)>\s*\((\d+)\)")
 _ACTION = re.compile(r"^\s*\[(\w+)\]")
@@ -202,8 +210,13 @@ class UnityBackend:
         if reason:
             return False, reason
         ok, message = self._call(
-            "render_script", self.comm.render_script, [self.unity_line(line)],
-            recording=False, skip_animation=True, image_synthesis=[], find_solution=False,
+            "render_script",
+            self.comm.render_script,
+            [self.unity_line(line)],
+            recording=False,
+            skip_animation=True,
+            image_synthesis=[],
+            find_solution=False,
         )
         self._refresh()
         return (True, "") if ok else (False, _reason(message) or f"{line} is not executable")
