@@ -40,13 +40,13 @@ def test_group_advantages_compare_each_return_with_its_group():
 
 @pytest.mark.slow
 def test_grpo_lifts_toy_success_from_chance_to_090(tmp_path):
-    """Critic-free, group-relative: 12 updates of 8 seeds x 8 episodes (768 decisions, seed 0) take greedy
-    success on the toy task from chance (~0.25) to >= 0.9."""
-    cfg = _cfg(tmp_path, "run.algorithm=grpo", "run.total_decisions=768", "checkpoint.every=0")
+    """Critic-free, group-relative: 24 updates of 16 seeds x 4 episodes (1536 decisions, seed 0, PPO's budget in
+    tests/test_trainer.py) take greedy success on the toy task from chance (~0.25) to >= 0.9 (0.97 measured)."""
+    cfg = _cfg(tmp_path, "run.algorithm=grpo", "run.total_decisions=1536", "checkpoint.every=0")
     before = evaluate(cfg, "zero-shot", SEEDS).success_rate
     assert before <= 0.45
     out = Trainer(cfg).train()
-    assert len(out["updates"]) == 12 and out["updates"][-1]["v_loss"] == 0.0  # no critic
+    assert len(out["updates"]) == 24 and out["updates"][-1]["v_loss"] == 0.0  # no critic
     after = evaluate(cfg, "checkpoint", SEEDS, checkpoint=str(tmp_path / "toy")).success_rate
     assert after >= 0.9, (before, after)
 
