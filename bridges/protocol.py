@@ -263,13 +263,17 @@ def check_header(msg: dict[str, Any], allowed: tuple[str, ...]) -> str:
 
 def decode_request(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any]:
     """Decode and validate a request frame (server side); raises ProtocolError and nothing else."""
+    return _decode(frame, max_bytes, _validate_request, "request")
+
+
+def _decode(frame: bytes, max_bytes: int, validate: Any, what: str) -> dict[str, Any]:
     msg = unpack(frame, max_bytes)
     try:
-        return _validate_request(msg)
+        return validate(msg)
     except ProtocolError:
         raise
-    except Exception as e:  # noqa: BLE001 - a validation bug must not take the server down: the frame is refused
-        raise ProtocolError(E_MALFORMED, f"request could not be validated ({type(e).__name__})", msg_id(msg)) from None
+    except Exception as e:  # noqa: BLE001 - a validation bug must not take a process down: the frame is refused
+        raise ProtocolError(E_MALFORMED, f"{what} could not be validated ({type(e).__name__})", msg_id(msg)) from None
 
 
 def _validate_request(msg: dict[str, Any]) -> dict[str, Any]:
@@ -333,13 +337,7 @@ def _check_obs(obs: Any, msg: dict[str, Any], depth: int = 0) -> None:
 
 def decode_reply(frame: bytes, max_bytes: int = HARD_FRAME_BYTES) -> dict[str, Any]:
     """Decode and validate a reply frame (client side); raises ProtocolError and nothing else."""
-    msg = unpack(frame, max_bytes)
-    try:
-        return _validate_reply(msg)
-    except ProtocolError:
-        raise
-    except Exception as e:  # noqa: BLE001 - a validation bug must not take the runtime down: the frame is refused
-        raise ProtocolError(E_MALFORMED, f"reply could not be validated ({type(e).__name__})", msg_id(msg)) from None
+    return _decode(frame, max_bytes, _validate_reply, "reply")
 
 
 def _validate_reply(msg: dict[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,12 @@ from typing import Any
 
 from bridges.spec import SkillEnv
 
+# VirtualHome's unity-mode options (bridges/virtualhome/unity.py reads them from here: one list).
+VH_UNITY_OPTIONS = (
+    "host", "port", "executable", "connect_timeout", "request_timeout", "environment", "character",
+    "initial_room", "x_display", "no_graphics",
+)  # fmt: skip
+
 ENTRY_POINT_GROUP = "agent_runtime.simulators"
 
 # name -> "module:function" of the built-in simulators (imported lazily).
@@ -175,21 +181,7 @@ _BUILTIN_OPTIONS: dict[str, dict[str, Option]] = {
         "full_actions": _o((bool, str), False),
         "vh_data": _o(str, None),
         "scene": _o(str, None),
-        **{
-            k: _o(ANY, None, "unity mode")
-            for k in (
-                "host",
-                "port",
-                "executable",
-                "connect_timeout",
-                "request_timeout",
-                "environment",
-                "character",
-                "initial_room",
-                "x_display",
-                "no_graphics",
-            )
-        },
+        **{k: _o(ANY, None, "unity mode") for k in VH_UNITY_OPTIONS},
     },
     "crafter": {
         "prefetch": _o((bool, str), None),

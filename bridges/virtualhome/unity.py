@@ -22,21 +22,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from bridges.registry import VH_UNITY_OPTIONS
 from bridges.virtualhome.executor import load_package_module
 
 _PKG = "_agent_runtime_vh_unity_simulator"
-UNITY_OPTIONS = (
-    "host",
-    "port",
-    "executable",
-    "connect_timeout",
-    "request_timeout",
-    "environment",
-    "character",
-    "initial_room",
-    "x_display",
-    "no_graphics",
-)
+UNITY_OPTIONS = VH_UNITY_OPTIONS
 _PARAM = re.compile(r"<([^>]+)>\s*\((\d+)\)")
 _ACTION = re.compile(r"^\s*\[(\w+)\]")
 
