@@ -1,7 +1,8 @@
 """The whole learning loop (acting + simulator + PPO updates), decisions per second, new path vs old.
 
 Real task configs (Tomato Salad, VirtualHome Food Preparation), the default model, 4 environments x
-8 steps, 2 PPO epochs, `model.threads` torch threads. The two paths differ by config switches only:
+8 steps, 2 PPO epochs (no KL stop, no critic-only warm-up: every update does its full work),
+`model.threads` torch threads. The two paths differ by config switches only:
 
 * old: ``critic.cache_features: false``: every PPO epoch and every bootstrap value re-runs the frozen
   base model over the prompts for the critic, as the runtime did before;
@@ -59,7 +60,7 @@ def _run(config: str, cache: bool, decisions: int, threads: int, epochs: int, ou
             f"run.total_decisions={decisions}", "run.num_steps=8", "env.num_envs=4", f"ppo.update_epochs={epochs}",
             f"critic.cache_features={str(cache).lower()}", "run.progress=false", "log.tensorboard=false",
             "log.console_every=0", f"run.output_dir={tmp}", "run.name=bench", "checkpoint.every=0",
-            f"model.threads={threads}", "env.in_process=true", "ppo.target_kl=null",
+            f"model.threads={threads}", "env.in_process=true", "ppo.target_kl=null", "ppo.value_warmup_updates=0",
         ])  # fmt: skip
         t = Trainer(cfg)
         timing = {"act": 0.0, "sim": 0.0, "upd_fwd": 0.0}
