@@ -220,8 +220,14 @@ def resume_config(
     if where != "auto":
         given.setdefault("run", {}).setdefault("name", saved.run.name)
         given["run"].setdefault("output_dir", saved.run.output_dir)
-    wanted = config_from_dict(_merge(saved_data, given), "command line")
-    before, after = _flat(saved), _flat(wanted)
+    before = _flat(saved)
+    wanted: Config | None = None
+    try:
+        wanted = config_from_dict(_merge(saved_data, given), "command line")
+        after = _flat(wanted)
+    except ConfigError as e:
+        error = e  # the flags do not even fit the saved config (another bridge, say): name what they change
+        after = {f"{sec}.{k}": v for sec, vals in given.items() if isinstance(vals, dict) for k, v in vals.items()}
     changed = [k for k, v in after.items() if k not in RESUME_SAFE and before.get(k) != v]
     first = ("env.bridge", "env.task", "model.name", "run.name")  # what tells two runs apart, named first
     changed.sort(key=lambda k: first.index(k) if k in first else len(first))
@@ -232,6 +238,8 @@ def resume_config(
             f"--resume: in the run's saved config ({saved_path}) {shown}{more}; "
             f"a resumed run keeps its config (the flags may change only {', '.join(RESUME_SAFE[:-1])})"
         )
+    if wanted is None:
+        raise UsageError(f"--resume: {str(error).splitlines()[0]}")
     if ckpt is None:
         # Killed before its first checkpoint: it starts over, so its records must not stay in the folder.
         for name in ("episodes.jsonl", "updates.jsonl"):
