@@ -44,6 +44,9 @@ class StubPPO:
 
 
 def writer(folder: str, start: int, ready) -> None:
+    # A forked child must not enter the OpenMP pool the parent (pytest, after other torch tests) started:
+    # it can hang there. One thread runs torch's kernels inline.
+    torch.set_num_threads(1)
     rng = np.random.default_rng(start)
     step = start
     ready.set()
@@ -81,6 +84,7 @@ def test_killed_writer_leaves_nothing_behind_and_resume_finds_a_complete_checkpo
             deadline = time.monotonic() + 60
             while not list_checkpoints(folder) and time.monotonic() < deadline:
                 time.sleep(0.05)
+            assert list_checkpoints(folder), "the writer completed no checkpoint within 60 s"
         time.sleep(rnd.uniform(0.0, 0.4))  # a random point in the save / re-save / prune cycle
         os.kill(proc.pid, signal.SIGKILL)
         proc.join(10)
