@@ -335,13 +335,17 @@ def serve_grpc(scene: ToyScene, port: int, connect_timeout: float = 30.0, host: 
     scene.on_initialize_input(reply.unity_input)
     reply = stub.Exchange(UnityMessageProto(header=ok))
     exchanges = 0
-    while reply.header.status == 200:
-        if quit_after and exchanges >= quit_after:
-            stub.Exchange(UnityMessageProto(header=HeaderProto(status=400)))
-            break
-        out = scene.handle(reply.unity_input.rl_input)
-        reply = stub.Exchange(UnityMessageProto(header=ok, unity_output=out))
-        exchanges += 1
+    try:
+        while reply.header.status == 200:
+            if quit_after and exchanges >= quit_after:
+                stub.Exchange(UnityMessageProto(header=HeaderProto(status=400)))
+                break
+            out = scene.handle(reply.unity_input.rl_input)
+            reply = stub.Exchange(UnityMessageProto(header=ok, unity_output=out))
+            exchanges += 1
+    except grpc.RpcError as e:  # the trainer closed its side mid-exchange: a Unity player quits then too
+        if e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
+            raise
     channel.close()
     return exchanges
 
