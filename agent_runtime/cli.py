@@ -143,9 +143,11 @@ def _run(args: argparse.Namespace, claimed: list[Path]) -> int:
     from agent_runtime.logs import console
     from agent_runtime.runfolder import UsageError
 
+    if args.tui_web or args.tui_public:
+        _check_tui_web(args)
     cfg = _prepare_run(args, claimed)
     run_dir = Path(cfg.run.output_dir) / cfg.run.name
-    if args.tui:
+    if args.tui or args.tui_web:
         return _run_with_tui(args, cfg)
     print(f"run folder: {run_dir}", flush=True)  # stdout, unwrapped: where this run writes
     sweep_checkpoints(run_dir / "checkpoints")
@@ -185,7 +187,7 @@ def _run_with_tui(args: argparse.Namespace, cfg) -> int:
     sock = Path(tempfile.mkdtemp(prefix="agent-runtime-"))  # the sockets only (ipc paths must stay short)
     pub = cfg.telemetry.pub or f"ipc://{sock}/telemetry"
     ctl = cfg.telemetry.control or f"ipc://{sock}/control"
-    argv = [a for a in sys.argv[1:] if a != "--tui"]
+    argv = _without_tui_flags(sys.argv[1:])
     if not cfg.checkpoint.resume:
         argv += ["--name", cfg.run.name, "--set", f"run.output_dir={cfg.run.output_dir}"]  # the folder claimed here
     argv += ["--set", f"telemetry.pub={pub}", "--set", f"telemetry.control={ctl}", "--set", "run.progress=false"]
@@ -195,12 +197,21 @@ def _run_with_tui(args: argparse.Namespace, cfg) -> int:
     print(f"run folder: {run_dir}   training log: {log_path}")
     with open(log_path, "a") as logf:
         child = subprocess.Popen(
-            [sys.executable, "-m", "agent_runtime.cli", *argv], stdout=logf, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "agent_runtime.cli", *argv],
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            start_new_session=bool(args.tui_web),  # Ctrl+C stops the web server; the run then saves and stops
         )
         try:
-            from tui.app import main as tui_main
+            if args.tui_web:
+                from tui.web import serve
 
-            tui_main(["--connect", pub, "--control", ctl])
+                print("Ctrl+C stops the web TUI and the run (it saves a checkpoint first)", flush=True)
+                serve(pub, ctl, bind=args.tui_web, public=args.tui_public, should_stop=lambda: child.poll() is not None)
+            else:
+                from tui.app import main as tui_main
+
+                tui_main(["--connect", pub, "--control", ctl])
         finally:
             if child.poll() is None:
                 # Quitting the TUI stops the run with a checkpoint (the TUI's q already asked; asking twice is harmless).
@@ -216,6 +227,35 @@ def _run_with_tui(args: argparse.Namespace, cfg) -> int:
                         child.kill()
     print(f"run folder: {run_dir}   training log: {log_path}")
     return child.returncode or 0
+
+
+def _check_tui_web(args: argparse.Namespace) -> None:
+    from agent_runtime.runfolder import UsageError
+    from tui.web import WebError, check
+
+    if args.tui or not args.tui_web:
+        raise UsageError("--tui-web serves the TUI to a browser instead of --tui; --tui-public goes with --tui-web")
+    try:
+        check(args.tui_web, args.tui_public, flags=("--tui-web", "--tui-public"))
+    except WebError as e:
+        raise UsageError(str(e)) from None
+
+
+def _without_tui_flags(argv: list[str]) -> list[str]:
+    """The run's own arguments, for its child: without --tui, --tui-web [HOST:PORT] and --tui-public."""
+    out: list[str] = []
+    skip = False
+    for i, a in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if a in ("--tui", "--tui-public") or a.startswith("--tui-web="):
+            continue
+        if a == "--tui-web":
+            skip = i + 1 < len(argv) and not argv[i + 1].startswith("-")  # its optional HOST:PORT
+            continue
+        out.append(a)
+    return out
 
 
 STOP_WAIT_S = 300.0  # how long `run --tui` waits, after the TUI quits, for the run to save and stop
@@ -357,6 +397,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--total-decisions", type=int, help="stop after this many decisions (all environments together)")
     p.add_argument("--resume", metavar="PATH|auto", help="continue from a checkpoint (folder, run folder, or 'auto')")
     p.add_argument("--tui", action="store_true", help="also open the live TUI (watch, pause, override)")
+    p.add_argument(
+        "--tui-web",
+        nargs="?",
+        const="127.0.0.1:8560",
+        metavar="HOST:PORT",
+        help="serve the live TUI to a web browser instead (default 127.0.0.1:8560; the 'web' extra)",
+    )
+    p.add_argument("--tui-public", action="store_true",
+                   help="with --tui-web: allow a non-loopback bind; the page then needs a token")  # fmt: skip
 
     p = sub.add_parser("eval", help="success rate and mean return over a fixed seed list",
                        description="Evaluate one or more policies on the same seeds: a trained checkpoint, the zero-shot "

@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # What the runtime may import from bridges/: the client side, the spec, the launcher, the registry.
 RUNTIME_MAY_IMPORT = {"bridges", "bridges.spec", "bridges.launch", "bridges.registry", "bridges.client",
-                      "bridges.protocol", "bridges.server", "bridges.keys", "tui.app", "bridges.telemetry_wire"}
+                      "bridges.protocol", "bridges.server", "bridges.keys", "tui.app", "tui.web", "bridges.telemetry_wire"}
 
 
 def imports(path: Path) -> set[str]:

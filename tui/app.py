@@ -690,6 +690,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds without telemetry before 'no runtime' is shown (default %(default)s)",
     )
+    p.add_argument("--web", action="store_true", help="serve the TUI to a web browser (needs the 'web' extra)")
+    p.add_argument(
+        "--bind",
+        default=None,
+        metavar="HOST:PORT",
+        help="with --web: where to listen (default 127.0.0.1:8560; port 0 = any free port)",
+    )
+    p.add_argument(
+        "--public",
+        action="store_true",
+        help="with --web: allow a non-loopback --bind; the page then needs a token (printed in its URL)",
+    )
     p.add_argument("--headless", action="store_true", help=argparse.SUPPRESS)  # benchmarks: run without a terminal
     return p
 
@@ -699,6 +711,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.timeout <= 0:
         raise SystemExit(f"--timeout must be > 0, got {args.timeout}")
+    if args.web:
+        from tui import web
+
+        try:
+            return web.serve(args.connect, args.control, args.timeout, args.bind or web.DEFAULT_BIND, args.public)
+        except web.WebError as e:
+            raise SystemExit(f"agent-runtime tui: {e}") from None
+    if args.bind or args.public:
+        raise SystemExit("agent-runtime tui: --bind and --public go with --web")
     app = RuntimeApp(connect=args.connect, control=args.control, timeout=args.timeout)
     app.run(headless=args.headless, size=(120, 50) if args.headless else None)
     return 0
