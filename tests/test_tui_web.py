@@ -148,8 +148,34 @@ def panel_text(screen: str, env: int) -> str:
     return screen[start : min(nxt) if nxt else len(screen)]
 
 
-def drive(screenshot: Path) -> None:
-    """Open the web TUI on a real runtime in Chromium, check what it shows, override through the page."""
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (from /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def click_text(page, screen: str, text: str) -> None:
+    """Click the middle of the last occurrence of ``text`` on the terminal (cell size from the screen's box)."""
+    lines = screen.split("\n")
+    row = max(i for i, line in enumerate(lines) if text in line)
+    col = lines[row].index(text) + len(text) // 2
+    box = page.locator(".xterm-screen").bounding_box()
+    cols, rows = page.evaluate("() => [window.__xterm.cols, window.__xterm.rows]")
+    page.mouse.click(box["x"] + (col + 0.5) * box["width"] / cols, box["y"] + (row + 0.5) * box["height"] / rows)
+
+
+def drive(screenshot: Path, warmup_s: float = 0.0) -> None:
+    """Open the web TUI on a real runtime in Chromium, check what it shows, override through the page.
+
+    ``warmup_s``: let the run train that long first (the docs' picture: a learning curve with something on it).
+    """
     from playwright.sync_api import sync_playwright
 
     rt = RealRuntime()
@@ -177,6 +203,7 @@ def drive(screenshot: Path) -> None:
             assert hooked == [True], "textual-serve's script changed: the terminal object could not be exposed"
             text = screen()
             assert "learning curve" in text and "V = " in text and "last reward" in text
+            time.sleep(warmup_s)
             page.focus(".xterm-helper-textarea")
 
             page.keyboard.press("p")  # pause: the focused panel (env 0) shows its next decision, scored
@@ -206,7 +233,7 @@ def drive(screenshot: Path) -> None:
             n_episodes = len(rt.episodes)
             page.keyboard.press(str(choice + 1))
             wait_for(lambda: f"picked skill {choice + 1}" in panel_text(screen(), 0), rt, "the pick", page=page)
-            time.sleep(0.3)
+            time.sleep(5.5 if warmup_s else 0.3)  # the docs' picture: after the "paused" notice has gone
             page.screenshot(path=str(screenshot))
             page.keyboard.press("Enter")
             wait_for(lambda: f"override queued: skill {choice + 1}" in panel_text(screen(), 0), rt, "queued", page=page)
@@ -230,9 +257,15 @@ def drive(screenshot: Path) -> None:
             assert (demo["env"], demo["step"], demo["action"]) == (0, mine["step"], choice)
             # the page shows it: the last decision, overridden
             wait_for(lambda: "★ overridden" in panel_text(screen(), 0), rt, "★ overridden on the page", page=page)
-            page.keyboard.press("p")  # resume
+            # the mouse works too: a click on the footer's "pause" key resumes the run
+            click_text(page, screen(), " pause")
             wait_for(lambda: max(s for _, s in rt.decisions) > mine["step"] + 4, rt, "running again", page=page)
+            assert "PAUSED" not in screen().splitlines()[0]
+            assert children(web.proc.pid), "no TUI process behind the page"
             browser.close()
+        # closing the browser ends its TUI process (never the run)
+        wait_for(lambda: not children(web.proc.pid), rt, "the TUI process to end with its page")
+        assert rt.proc.poll() is None
     finally:
         if web is not None:
             web.stop()
@@ -393,5 +426,5 @@ def test_run_with_tui_web_serves_and_ctrl_c_stops_the_run_with_a_checkpoint():
 
 if __name__ == "__main__":
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    drive(SCREENSHOT)
+    drive(SCREENSHOT, warmup_s=60.0)
     print(SCREENSHOT)
