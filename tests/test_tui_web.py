@@ -367,6 +367,22 @@ def test_loopback_names():
     assert not any(map(is_loopback, ["0.0.0.0", "::", "10.0.0.1", "example.com", "localhost.example.com", ""]))
 
 
+def test_guard_refusals():
+    from tui.web import Guard
+
+    local = Guard(public=False, token=None, cookie="c")
+    assert local.refusal("127.0.0.1:8560", None, False, None, None) == ""
+    assert local.refusal("localhost:8560", "http://localhost:8560", True, None, None) == ""
+    assert "localhost only" in local.refusal("evil.example:8560", None, False, None, None)  # DNS rebinding
+    assert "another site" in local.refusal("127.0.0.1:8560", "http://evil.example", True, None, None)
+    public = Guard(public=True, token="t" * 20, cookie="c")
+    assert public.refusal("10.0.0.5:8560", "http://10.0.0.5:8560", True, "t" * 20, None) == ""
+    assert public.refusal("10.0.0.5:8560", None, False, None, "t" * 20) == ""
+    for cookie, query in ((None, None), ("t" * 19, None), (None, "é" * 20), ("", "")):
+        assert "token" in public.refusal("10.0.0.5:8560", None, False, cookie, query)
+    assert "another site" in public.refusal("10.0.0.5:8560", "http://evil.example", True, "t" * 20, None)
+
+
 def test_run_with_tui_web_serves_and_ctrl_c_stops_the_run_with_a_checkpoint():
     """``agent-runtime run ... --tui-web``: the page is served while the run trains; Ctrl+C saves and stops both."""
     import urllib.request

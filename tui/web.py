@@ -96,7 +96,9 @@ class Guard:
         return ""
 
     def _same(self, given: str | None) -> bool:
-        return given is not None and self.token is not None and hmac.compare_digest(given, self.token)
+        if given is None or self.token is None:
+            return False
+        return hmac.compare_digest(given.encode("utf-8", "replace"), self.token.encode())  # bytes: any text compares
 
 
 def build_server(
