@@ -375,6 +375,8 @@ def test_guard_refusals():
     assert local.refusal("localhost:8560", "http://localhost:8560", True, None, None) == ""
     assert "localhost only" in local.refusal("evil.example:8560", None, False, None, None)  # DNS rebinding
     assert "another site" in local.refusal("127.0.0.1:8560", "http://evil.example", True, None, None)
+    assert local.refusal("[::1]:8560", None, False, None, None) == ""
+    assert local.refusal('127.0.0.1:8560"><script>', None, False, None, None) == "bad Host header"
     public = Guard(public=True, token="t" * 20, cookie="c")
     assert public.refusal("10.0.0.5:8560", "http://10.0.0.5:8560", True, "t" * 20, None) == ""
     assert public.refusal("10.0.0.5:8560", None, False, None, "t" * 20) == ""

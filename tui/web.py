@@ -24,6 +24,7 @@ import contextlib
 import hmac
 import ipaddress
 import os
+import re
 import secrets
 import shlex
 import signal
@@ -36,6 +37,7 @@ from urllib.parse import urlsplit
 DEFAULT_BIND = "127.0.0.1:8560"
 TOKEN_ENV = "AGENT_RUNTIME_TUI_TOKEN"  # a token of your own for --public (default: a fresh random one)
 TOKEN_QUERY = "token"
+HOST_RE = re.compile(r"([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?")  # goes into the page
 MISSING = "the web TUI needs textual-serve: pip install 'agent-runtime[web]'"
 
 
@@ -87,6 +89,8 @@ class Guard:
         self, host: str, origin: str | None, websocket: bool, cookie: str | None, query_token: str | None
     ) -> str:
         """Why a request is refused ("" = allowed)."""
+        if not HOST_RE.fullmatch(host):
+            return "bad Host header"
         if not self.public and not is_loopback(_host_of(host)):
             return f"this TUI answers on localhost only (the request named host {host!r})"
         if websocket and origin is not None and urlsplit(origin).netloc.lower() != host.lower():
@@ -219,7 +223,7 @@ async def _run(
             url = f"http://{shown}:{bound}/?{TOKEN_QUERY}={guard.token}"
             print(
                 f"web TUI: serving BEYOND LOCALHOST on {host}:{bound} (--public). Anyone with the token can watch and "
-                f"steer the run (pause, override, stop). Plain HTTP: use it on a network you trust, or behind TLS.",
+                f"steer the run (pause, override, stop). Plain HTTP: use it on a network you trust.",
                 file=out,
             )
         else:
