@@ -44,6 +44,21 @@ def resolve_target_modules(model: nn.Module, wanted: list[str]) -> list[str]:
     return resolved
 
 
+def _trunk_layers(base: PreTrainedModel, top_layers: int | None) -> int:
+    """How many lower decoder layers carry no adapter (``lora.top_layers``); 0 when every layer has one."""
+    if top_layers is None:
+        return 0
+    body = getattr(base, "base_model", None)
+    n_layers = getattr(base.config, "num_hidden_layers", None)
+    if base.config.is_encoder_decoder or not isinstance(getattr(body, "layers", None), nn.ModuleList) or not n_layers:
+        raise ValueError(
+            f"lora.top_layers: needs a decoder-only model with a `layers` list; {type(base).__name__} has none"
+        )
+    if not 1 <= top_layers <= n_layers:
+        raise ValueError(f"lora.top_layers: must be in [1, {n_layers}] for this model, got {top_layers}")
+    return n_layers - top_layers
+
+
 class Adapters:
     """A frozen base model wrapped once by PEFT, with named LoRA adapters added on demand."""
 
@@ -54,16 +69,23 @@ class Adapters:
         alpha: int = 16,
         dropout: float = 0.05,
         target_modules: list[str] | None = None,
+        top_layers: int | None = None,
     ):
         self.is_encoder_decoder = bool(base.config.is_encoder_decoder)
+        self.trunk_layers = _trunk_layers(base, top_layers)
         self.model: PeftModel = get_peft_model(base, self._lora(base, r, alpha, dropout, target_modules))
         self._active = ACTOR
 
     def _lora(self, model: nn.Module, r: int, alpha: int, dropout: float, targets: list[str] | None) -> LoraConfig:
+        # Every adapter leaves the same lower layers untouched, so their output is one for all adapters.
+        upper = {}
+        if self.trunk_layers:
+            n_layers = model.config.num_hidden_layers
+            upper = {"layers_to_transform": list(range(self.trunk_layers, n_layers)), "layers_pattern": "layers"}
         return LoraConfig(
             r=r, lora_alpha=alpha, lora_dropout=dropout,
             target_modules=resolve_target_modules(model, targets or ["q_proj", "v_proj"]),
-            task_type=TaskType.SEQ_2_SEQ_LM if self.is_encoder_decoder else TaskType.CAUSAL_LM,
+            task_type=TaskType.SEQ_2_SEQ_LM if self.is_encoder_decoder else TaskType.CAUSAL_LM, **upper,
         )  # fmt: skip
 
     @property

@@ -63,6 +63,9 @@ class LoraSection:
     alpha: int = 16
     dropout: float = 0.05
     target_modules: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
+    # LoRA on the top N decoder layers only (null: all). The lower layers' output of each prompt is then
+    # computed once, when acting, and every update runs and back-propagates through the top N alone.
+    top_layers: int | None = None
 
 
 @dataclass

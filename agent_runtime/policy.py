@@ -88,6 +88,7 @@ class ActorCritic(nn.Module):
         separator: str = " ",
         autocast: str = "auto",
         cache_features: bool = True,
+        top_layers: int | None = None,
     ):
         super().__init__()
         if critic_input not in CRITIC_INPUTS:
@@ -97,7 +98,7 @@ class ActorCritic(nn.Module):
         self.autocast_dtype = autocast_dtype(autocast, next(loaded.model.parameters()).dtype)
         self.tokenizer = loaded.tokenizer
         self.source = loaded.source
-        self.adapters = Adapters(loaded.model, lora_r, lora_alpha, lora_dropout, target_modules)
+        self.adapters = Adapters(loaded.model, lora_r, lora_alpha, lora_dropout, target_modules, top_layers)
         if critic_input == "lora":
             self.adapters.add(CRITIC, lora_r, lora_alpha, lora_dropout, target_modules, seed=0)
         self.model = self.adapters.model
@@ -105,7 +106,9 @@ class ActorCritic(nn.Module):
         hidden_size = hf.config.d_model if loaded.is_encoder_decoder else hf.config.hidden_size
         self.value_head = value_mlp(hidden_size, critic_hidden if critic_hidden is not None else [1024, 512])
         self.value_head.to(head.weight.device)
-        self.scorer = Scorer(self.model, self.tokenizer, normalization=normalization, separator=separator)
+        self.scorer = Scorer(
+            self.model, self.tokenizer, normalization, separator, trunk_layers=self.adapters.trunk_layers
+        )
         self.eval()  # acting mode (no LoRA dropout); the learner switches to train() for updates
 
     @property

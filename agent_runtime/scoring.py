@@ -22,7 +22,10 @@ KV cache would give each candidate, computed in one forward over the unique
 tokens (no cache copies). Rows of different prompts are right-padded and the
 padding is masked. Logits are computed only at the positions that predict a
 scored token. The critic's feature is the hidden state at the last prompt token,
-taken from the same forward. Encoder-decoder: the encoder runs once per prompt
+taken from the same forward. With LoRA on the top layers only, the lower
+layers' output of each packed row is kept from the first forward (acting) and
+every later forward (the critic's frozen feature, each PPO epoch) runs the top
+layers alone on it. Encoder-decoder: the encoder runs once per prompt
 and its output is shared by the candidates' decoder passes.
 
 Gradients flow through the same path (PPO re-scores with it).
@@ -30,6 +33,8 @@ Gradients flow through the same path (PPO re-scores with it).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +57,10 @@ class EncodedPrompt:
     # The frozen base model's critic feature for this prompt, once computed (``critic.input: base``): it
     # never changes, so acting computes it and every PPO epoch reuses it.
     base_features: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    # With LoRA on the top layers only (``lora.top_layers``): the output of the adapter-free lower layers
+    # over this prompt's packed row (prompt, then every candidate), (row length, hidden). Every adapter
+    # and every epoch sees the same values, so the first forward keeps them and later ones start above.
+    trunk: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_scored(self) -> list[int]:
@@ -89,13 +98,16 @@ class Scorer:
         tokenizer: PreTrainedTokenizerBase,
         normalization: str = "token",
         separator: str = " ",
+        trunk_layers: int = 0,
     ):
+        """``trunk_layers``: how many lower decoder layers carry no adapter (their output is cached)."""
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"scoring.normalization: {normalization!r} is not one of {NORMALIZATIONS}")
         self.model = model
         self.tokenizer = tokenizer
         self.normalization = normalization
         self.separator = separator
+        self.trunk_layers = trunk_layers
         hf, _ = _backbone_and_head(model)
         self.is_encoder_decoder = bool(hf.config.is_encoder_decoder)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -186,8 +198,13 @@ class Scorer:
             if getattr(hf.config, "scale_decoder_outputs", False):
                 dec = dec * (hf.config.d_model**-0.5)
             return dec[:, 0]
-        # Right padding: the real tokens keep positions 0..len-1, as in the packed forward.
-        h = hf.base_model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+        # Right padding: the real tokens keep positions 0..len-1, as in the packed forward. A prompt's
+        # tokens see only the prompt there too, so the start of its cached packed row is its trunk here.
+        if self._has_trunks(batch):
+            prompts = [e.trunk[: len(e.prefix)] for e in batch]  # type: ignore[index]
+            h = self._run_upper(hf.base_model, prompts, mask, None)
+        else:
+            h = hf.base_model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
         last = torch.tensor([len(e.prefix) - 1 for e in batch], device=device)
         return h[torch.arange(n, device=device), last]
 
@@ -243,13 +260,18 @@ class Scorer:
         dtype = head.weight.dtype
         mask = torch.zeros((n, 1, length, length), dtype=dtype)
         mask.masked_fill_(~allowed[:, None], torch.finfo(dtype).min)
-        out = hf.base_model(
-            input_ids=input_ids.to(device),
-            attention_mask=mask.to(device),
-            position_ids=pos_t.to(device),
-            use_cache=False,
-        )
-        h = out.last_hidden_state
+        body = hf.base_model
+        if self._has_trunks(batch):
+            h = self._run_upper(body, [e.trunk for e in batch], mask.to(device), pos_t.to(device))  # type: ignore[misc]
+        else:
+            with self._keeping_trunks(body, batch, [len(r) for r in rows]):
+                out = body(
+                    input_ids=input_ids.to(device),
+                    attention_mask=mask.to(device),
+                    position_ids=pos_t.to(device),
+                    use_cache=False,
+                )
+            h = out.last_hidden_state
         rr = torch.tensor([p[0] for p in pred_idx], device=device)
         cc = torch.tensor([p[1] for p in pred_idx], device=device)
         logits = head(h[rr, cc]).float()
@@ -257,6 +279,42 @@ class Scorer:
         token_lp = logits.gather(1, tgt[:, None]).squeeze(1) - torch.logsumexp(logits, dim=-1)
         hidden = h[torch.arange(n, device=device), torch.tensor(last_prompt, device=device)]
         return token_lp, hidden
+
+    def _has_trunks(self, batch: list[EncodedPrompt]) -> bool:
+        return bool(self.trunk_layers) and all(e.trunk is not None for e in batch)
+
+    @contextmanager
+    def _keeping_trunks(self, body: nn.Module, batch: list[EncodedPrompt], lengths: list[int]) -> Iterator[None]:
+        """Keep each row's output of the lower (adapter-free) layers in its prompt while ``body`` runs."""
+        if not self.trunk_layers:
+            yield
+            return
+
+        def keep(_module: nn.Module, _args: Any, out: torch.Tensor) -> None:
+            for e, row, n in zip(batch, out.detach(), lengths):
+                e.trunk = row[:n].clone()
+
+        handle = body.layers[self.trunk_layers - 1].register_forward_hook(keep)  # type: ignore[union-attr,index]
+        try:
+            yield
+        finally:
+            handle.remove()
+
+    def _run_upper(
+        self, body: nn.Module, trunks: list[torch.Tensor], mask: torch.Tensor, position_ids: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The top layers (and the final norm) alone, on right-padded trunks: the last hidden state."""
+        length = mask.shape[-1]
+        embeds = trunks[0].new_zeros((len(trunks), length, trunks[0].shape[-1]))
+        for r, t in enumerate(trunks):
+            embeds[r, : len(t)] = t
+        layers = body.layers  # type: ignore[union-attr]
+        body.layers = nn.ModuleList(list(layers)[self.trunk_layers :])  # type: ignore[union-attr]
+        try:
+            out = body(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, use_cache=False)
+        finally:
+            body.layers = layers  # type: ignore[union-attr]
+        return out.last_hidden_state
 
     def _seq2seq_token_logprobs(self, batch: list[EncodedPrompt]) -> tuple[torch.Tensor, torch.Tensor]:
         hf, head = _backbone_and_head(self.model)

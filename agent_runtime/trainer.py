@@ -50,7 +50,7 @@ def build_policy(cfg: Config) -> ActorCritic:
         loaded, lora_r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
         target_modules=cfg.lora.target_modules, critic_input=cfg.critic.input, critic_hidden=cfg.critic.hidden,
         normalization=cfg.scoring.normalization, separator=cfg.scoring.separator, autocast=cfg.model.autocast,
-        cache_features=cfg.critic.cache_features,
+        cache_features=cfg.critic.cache_features, top_layers=cfg.lora.top_layers,
     )  # fmt: skip
 
 

@@ -2,21 +2,25 @@
 
 Real task configs (Tomato Salad, VirtualHome Food Preparation), the default model, 4 environments x
 8 steps, 2 PPO epochs (no KL stop, no critic-only warm-up: every update does its full work),
-`model.threads` torch threads. The two paths differ by config switches only:
+`model.threads` torch threads. The paths differ by config switches only:
 
-* old: ``critic.cache_features: false``: every PPO epoch and every bootstrap value re-runs the frozen
-  base model over the prompts for the critic, as the runtime did before;
-* new: ``critic.cache_features: true``: the frozen feature of a prompt is computed once, when acting,
-  and reused (exact: tests/test_learning_loop_levers.py).
+* old: ``critic.cache_features: false``, LoRA on every layer: every PPO epoch and every bootstrap
+  value re-runs the frozen base model over the prompts for the critic, as the runtime did before;
+* cache: ``critic.cache_features: true``: the frozen feature of a prompt is computed once, when
+  acting, and reused (exact: tests/test_learning_loop_levers.py);
+* new: the cache and ``lora.top_layers: N``: LoRA on the top N layers only; the lower layers' output
+  of each packed prompt is kept from acting, so the critic's frozen feature and every PPO epoch run
+  (and back-propagate through) the top N layers alone (exact for that placement: the same test file).
 
-Each path runs in its own child process, old and new alternating. The loop time is the sum of the
-updates' ``collect_s`` and ``update_s`` (model loading and checkpoint writing are left out). A
-breakdown of one decision's time: acting (policy forwards without gradients, critic included),
-simulator (``venv.step``), update forward, update backward and optimiser (the rest of the update).
+Each path runs in its own child process, one after the other for each repeat. The loop time is the
+sum of the updates' ``collect_s`` and ``update_s`` (model loading and checkpoint writing are left
+out). A breakdown of one decision's time: acting (policy forwards without gradients, critic
+included), simulator (``venv.step``), update forward, update backward and optimiser (the rest).
 
 The bound: FLOPs per decision (0.21 GFLOP per token forward for SmolLM2-135M, DESIGN.md; a
-frozen-base backward about the same again), from the run's own token counts, divided by the bf16
-matmul rate measured here on SmolLM2's MLP shape. Its last line is
+frozen-base backward about the same again; the fraction of layers each forward runs), from the run's
+own token counts, divided by the bf16 matmul rate measured here on SmolLM2's MLP shape. Its last
+line is
 
     RESULT loop_speedup=<new/old decisions/s, Tomato Salad> loop_speedup_vh=<same, Food Preparation> bound_ratio=<new time per decision / matmul bound>
 """
@@ -25,11 +29,24 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import queue
 import tempfile
 import time
 from typing import Any
 
 GFLOP_PER_TOKEN = 0.21  # SmolLM2-135M forward (DESIGN.md: ~106M body parameters)
+N_LAYERS = 30  # SmolLM2-135M's decoder layers
+
+
+def paths(top_layers: int) -> dict[str, list[str]]:
+    """Each path's config switches."""
+    return {
+        "old": ["critic.cache_features=false"],
+        "cache": ["critic.cache_features=true"],
+        "new": ["critic.cache_features=true", f"lora.top_layers={top_layers}"],
+    }
+
+
 CONFIGS = {"tomato-salad": "overcooked-tomato-salad", "food-preparation": "virtualhome-food-preparation"}
 
 
@@ -49,7 +66,7 @@ def matmul_rate(threads: int, seconds: float = 2.0) -> float:
     return 2 * 1024 * 576 * 1536 * n / (time.perf_counter() - t0) / 1e9
 
 
-def _run(config: str, cache: bool, decisions: int, threads: int, epochs: int, out: Any) -> None:
+def _run(config: str, switches: list[str], decisions: int, threads: int, epochs: int, out: Any) -> None:
     import torch
 
     from agent_runtime.config import load_config
@@ -58,7 +75,7 @@ def _run(config: str, cache: bool, decisions: int, threads: int, epochs: int, ou
     with tempfile.TemporaryDirectory() as tmp:
         cfg = load_config(config, [
             f"run.total_decisions={decisions}", "run.num_steps=8", "env.num_envs=4", f"ppo.update_epochs={epochs}",
-            f"critic.cache_features={str(cache).lower()}", "run.progress=false", "log.tensorboard=false",
+            *switches, "run.progress=false", "log.tensorboard=false",
             "log.console_every=0", f"run.output_dir={tmp}", "run.name=bench", "checkpoint.every=0",
             f"model.threads={threads}", "env.in_process=true", "ppo.target_kl=null", "ppo.value_warmup_updates=0",
         ])  # fmt: skip
@@ -98,21 +115,33 @@ def _run(config: str, cache: bool, decisions: int, threads: int, epochs: int, ou
         })  # fmt: skip
 
 
-def measure(config: str, cache: bool, decisions: int, threads: int, epochs: int) -> dict[str, float]:
+def measure(config: str, switches: list[str], decisions: int, threads: int, epochs: int) -> dict[str, float]:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    p = ctx.Process(target=_run, args=(config, cache, decisions, threads, epochs, q))
+    p = ctx.Process(target=_run, args=(config, switches, decisions, threads, epochs, q))
     p.start()
-    res = q.get()
+    while True:  # a child that dies (an import error, a bad config) must not leave us waiting forever
+        try:
+            res = q.get(timeout=5)
+            break
+        except queue.Empty:
+            if not p.is_alive():
+                raise SystemExit(
+                    f"the {switches} run of {config} died (exit code {p.exitcode}); see its error above"
+                ) from None
     p.join()
     return res
 
 
-def flops_per_decision(r: dict[str, float], epochs: int, cache: bool) -> float:
+def flops_per_decision(r: dict[str, float], epochs: int, switches: list[str]) -> float:
     """GFLOP per decision: acting (actor packed forward + critic prompt forward), then per epoch a packed
-    forward and a backward of about the same cost, plus the critic's prompt forward unless cached."""
-    acting = r["packed_tokens"] + r["prompt_tokens"]
-    per_epoch = 2 * r["packed_tokens"] + (0 if cache else r["prompt_tokens"])
+    forward and a backward of about the same cost, plus the critic's prompt forward unless cached; with
+    ``lora.top_layers`` every forward after acting's packed one runs that fraction of the layers."""
+    cache = "critic.cache_features=true" in switches
+    top = next((int(s.split("=")[1]) for s in switches if s.startswith("lora.top_layers=")), N_LAYERS)
+    upper = top / N_LAYERS
+    acting = r["packed_tokens"] + r["prompt_tokens"] * upper
+    per_epoch = 2 * r["packed_tokens"] * upper + (0 if cache else r["prompt_tokens"])
     return GFLOP_PER_TOKEN * (acting + epochs * per_epoch)
 
 
@@ -121,37 +150,43 @@ def main() -> None:
     ap.add_argument("--decisions", type=int, default=64, help="decisions per run (4 envs x 8 steps per update)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=1, help="old/new pairs per task")
+    ap.add_argument("--top-layers", type=int, default=4, help="lora.top_layers of the new path")
+    ap.add_argument("--repeats", type=int, default=1, help="runs of each path per task")
     args = ap.parse_args()
     rate = matmul_rate(args.threads)
     print(f"bf16 matmul (1024x576 @ 576x1536), {args.threads} threads: {rate:.0f} GFLOP/s")
     speedups: dict[str, float] = {}
     bound_ratio = float("nan")
+    switches = paths(args.top_layers)
     for task, config in CONFIGS.items():
-        runs: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in switches}
         for _ in range(args.repeats):
-            for cache in (False, True):
-                runs[cache].append(measure(config, cache, args.decisions, args.threads, args.epochs))
-        print(f"\n{task} ({config}), {args.decisions} decisions, {args.epochs} epochs:")
-        print(f"  {'path':<4} {'dec/s':>7} {'s/dec':>7} {'acting':>7} {'sim':>7} {'upd fwd':>8} {'upd bwd+opt':>11}"
-              f" {'GFLOP/dec':>9} {'bound s/dec':>11}")
+            for name, sw in switches.items():
+                runs[name].append(measure(config, sw, args.decisions, args.threads, args.epochs))
+        print(f"\n{task} ({config}), {args.decisions} decisions, {args.epochs} epochs, new: top {args.top_layers}:")
+        print(
+            f"  {'path':<5} {'dec/s':>7} {'s/dec':>7} {'acting':>7} {'sim':>7} {'upd fwd':>8} {'upd bwd+opt':>11}"
+            f" {'GFLOP/dec':>9} {'bound s/dec':>11}"
+        )
         rates = {}
-        for cache in (False, True):
-            rs = runs[cache]
+        for name, rs in runs.items():
             n = sum(r["decisions"] for r in rs)
             per = {k: sum(r[k] for r in rs) / n for k in ("loop_s", "act_s", "sim_s", "upd_fwd_s", "upd_rest_s")}
-            gflop = flops_per_decision(rs[0], args.epochs, cache)
+            gflop = flops_per_decision(rs[0], args.epochs, switches[name])
             bound = gflop / rate
-            rates[cache] = 1 / per["loop_s"]
-            name = "new" if cache else "old"
-            print(f"  {name:<4} {rates[cache]:>7.2f} {per['loop_s']:>7.3f} {per['act_s']:>7.3f} {per['sim_s']:>7.3f}"
-                  f" {per['upd_fwd_s']:>8.3f} {per['upd_rest_s']:>11.3f} {gflop:>9.1f} {bound:>11.3f}")
-            if cache and task == "tomato-salad":
+            rates[name] = 1 / per["loop_s"]
+            print(
+                f"  {name:<5} {rates[name]:>7.2f} {per['loop_s']:>7.3f} {per['act_s']:>7.3f} {per['sim_s']:>7.3f}"
+                f" {per['upd_fwd_s']:>8.3f} {per['upd_rest_s']:>11.3f} {gflop:>9.1f} {bound:>11.3f}"
+            )
+            if name == "new" and task == "tomato-salad":
                 bound_ratio = per["loop_s"] / bound
-        speedups[task] = rates[True] / rates[False]
-        print(f"  speed-up new/old: {speedups[task]:.2f}x")
-    print(f"RESULT loop_speedup={speedups['tomato-salad']:.2f} loop_speedup_vh={speedups['food-preparation']:.2f} "
-          f"bound_ratio={bound_ratio:.2f}")
+        speedups[task] = rates["new"] / rates["old"]
+        print(f"  speed-up new/old: {speedups[task]:.2f}x (cache alone: {rates['cache'] / rates['old']:.2f}x)")
+    print(
+        f"RESULT loop_speedup={speedups['tomato-salad']:.2f} loop_speedup_vh={speedups['food-preparation']:.2f} "
+        f"bound_ratio={bound_ratio:.2f}"
+    )
 
 
 if __name__ == "__main__":
