@@ -9,6 +9,7 @@ the checkpoint rows.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from agent_runtime.checkpoint import find_checkpoint
 from agent_runtime.config import Config
 from agent_runtime.evaluate import POLICIES, evaluate
 from agent_runtime.families import FAMILIES, Family, family_of, member_configs
+
+log = logging.getLogger("agent_runtime")
 
 
 def saved_config(checkpoint: str | Path) -> tuple[Path, dict[str, Any]]:
@@ -71,7 +74,8 @@ def run_generalisation(
                 cfg, kind, seeds, checkpoint=str(ckpt) if kind == "checkpoint" else None,
                 policy=None if kind == "random" else policy, greedy=greedy,
             )  # fmt: skip
-            row["results"][kind] = res.summary()
+            row["results"][kind] = s = res.summary()
+            log.info("%s / %s: success %s, mean return %.3f", row["name"], kind, s["success_rate"], s["mean_return"])
     for row in tasks[1:]:
         row["success_change"] = {
             k: _diff(row["results"][k]["success_rate"], tasks[0]["results"][k]["success_rate"]) for k in kinds
