@@ -26,6 +26,9 @@ $AR run --config toy --name toy-default --total-decisions 128 "${S[@]}" --set mo
   --set ppo.lr_actor=1e-3 --set ppo.update_epochs=2 --set ppo.micro_batch_size=16 --set env.in_process=true
 $AR eval --suite generalisation --checkpoint runs/generalisation/toy-default --episodes 32 \
   --json $OUT/toy-default.json | tee $OUT/toy-default.txt
+# The same seeds with sampled actions (the zero-shot model's greedy choice is already right on the trained task).
+$AR eval --suite generalisation --checkpoint runs/generalisation/toy-default --episodes 32 --sample \
+  --json $OUT/toy-default-sampled.json | tee $OUT/toy-default-sampled.txt
 $AR eval --suite general-ability --checkpoint runs/generalisation/toy-default \
   --json $OUT/toy-default-general-ability.json | tee $OUT/toy-default-general-ability.txt
 
