@@ -128,3 +128,25 @@ def test_suite_usage_errors(toy_run, tmp_path, capsys):
     assert "no checkpoint there" in capsys.readouterr().err
     assert main(["eval", "--suite", "generalisation", "--checkpoint", str(toy_run), "--family", "nope"]) == 2
     assert "not declared" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["tiny", "tiny-t5"])
+def test_heldout_loglik_per_token_is_the_models_own(kind):
+    """The suite's per-token log-likelihood of a passage equals a plain forward's (decoder-only: after the
+    start token; encoder-decoder: the passage as the target of a one-token encoder input)."""
+    from agent_runtime.general_ability import load_data, text_loglik
+
+    lm = load_model(kind, seed=1)
+    passage = load_data("heldout_text.json")["passages"][3]
+    got = text_loglik(lm.model, lm.tokenizer, [passage])
+    toks = lm.tokenizer(passage, add_special_tokens=kind == "tiny")["input_ids"]
+    ctx = lm.tokenizer.bos_token_id if lm.tokenizer.bos_token_id is not None else lm.tokenizer.eos_token_id
+    with torch.no_grad():
+        if kind == "tiny":
+            ids = torch.tensor([[ctx, *toks]])
+            lp = torch.log_softmax(lm.model(input_ids=ids).logits[0, :-1].float(), -1)
+            want = float(lp[torch.arange(len(toks)), ids[0, 1:]].mean())
+        else:
+            want = -float(lm.model(input_ids=torch.tensor([[ctx]]), labels=torch.tensor([toks])).loss)
+    assert got["tokens"] == len(toks)
+    assert got["loglik_per_token"] == pytest.approx(want, abs=1e-4)
