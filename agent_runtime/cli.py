@@ -32,6 +32,7 @@ the critic. Simulators run in their own processes behind ZeroMQ bridges.
   agent-runtime run                      short training run on the default task
   agent-runtime run --bridge babyai      train on BabyAI-Text (GoToLocal)
   agent-runtime eval --bridge babyai --policy random
+  agent-runtime eval --suite generalisation --checkpoint runs/NAME
   agent-runtime model info               which model, how many parameters, from where
   agent-runtime bench scoring            scoring speed vs TWOSOME-style and the floor
 """
@@ -273,6 +274,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from agent_runtime.runfolder import UsageError, check_env, check_model_name
 
     setup_logging(args.log_level)
+    if args.suite:
+        from agent_runtime.eval_suites import cmd_suite
+
+        return cmd_suite(args)
     cfg = _load(args)
     seeds = list(range(args.seed_start, args.seed_start + args.episodes))
     kinds = args.policy or (["checkpoint"] if args.checkpoint else ["zero-shot"])
@@ -417,6 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed-start", type=int, default=1000, help="first seed of the list (default 1000)")
     p.add_argument("--sample", action="store_true", help="sample actions instead of argmax")
     p.add_argument("--json", help="write the results to this JSON file")
+    p.add_argument("--suite", choices=["generalisation", "general-ability"],
+                   help="with --checkpoint: the trained task and its variants (families.py), or the LLM's "
+                   "language ability with the adapter off and on (docs/runtime.md)")  # fmt: skip
+    p.add_argument("--family", help="--suite generalisation: the task family (default: the checkpoint's task's)")
 
     p = sub.add_parser("model", help="model info, or convert the default model once",
                        description="'info' prints the model, its parameter counts and where it was loaded from; 'convert' "

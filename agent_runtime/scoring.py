@@ -166,6 +166,7 @@ class Scorer:
             for c, ids in zip(cands, c_ids):
                 if not ids:
                     raise ValueError(f"candidate {c!r} has no tokens")
+            p_ids = p_ids or [self.context_id]  # an empty prompt: the encoder still needs one token
             out.append(EncodedPrompt(p_ids, c_ids, [0] * len(cands), [max(1, len(c.split())) for c in cands]))
         return out
 

@@ -145,7 +145,12 @@ def _o(type_: Any = ANY, default: Any = None, help: str = "") -> Option:
 
 # Option declarations of the built-in simulators (their factories check values further).
 _BUILTIN_OPTIONS: dict[str, dict[str, Option]] = {
-    "toy": {"num_candidates": _o(int, 4, "doors per question"), "steps": _o(int, 1, "questions per episode")},
+    "toy": {
+        "num_candidates": _o(int, 4, "doors per question"),
+        "steps": _o(int, 1, "questions per episode"),
+        "noun": _o(str, "door", "what the key is behind (a word change only)"),
+        "verb": _o(str, "open", "the action's verb (a word change only)"),
+    },
     "babyai": {
         "reward": _o(str, "glam", "glam | native | binary"),
         "history": _o(int, 3),

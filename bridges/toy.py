@@ -19,7 +19,15 @@ class PickNamedEnv:
 
     name = "toy"
 
-    def __init__(self, task: str = "pick-named", num_candidates: int = 4, steps: int = 1, seed: int | None = None):
+    def __init__(
+        self,
+        task: str = "pick-named",
+        num_candidates: int = 4,
+        steps: int = 1,
+        seed: int | None = None,
+        noun: str = "door",
+        verb: str = "open",
+    ):
         if not 2 <= num_candidates <= len(COLOURS):
             raise ValueError(f"num_candidates must be in [2, {len(COLOURS)}], got {num_candidates}")
         if steps < 1:
@@ -27,6 +35,8 @@ class PickNamedEnv:
         self.task = task
         self.num_candidates = num_candidates
         self.steps = steps
+        self.noun = noun
+        self.verb = verb
         self._rng = random.Random(seed)
         self._t = 0
         self._skills: list[str] = []
@@ -36,8 +46,9 @@ class PickNamedEnv:
     def _question(self, reward: float = 0.0, k: int = 0) -> Observation:
         colours = self._rng.sample(COLOURS, self.num_candidates)
         self._target = self._rng.randrange(self.num_candidates)
-        self._skills = [f"open the {c} door" for c in colours]
-        text = f"You are in a hall with {self.num_candidates} doors. The key is behind the {colours[self._target]} door. You should"
+        self._skills = [f"{self.verb} the {c} {self.noun}" for c in colours]
+        n, target = self.num_candidates, colours[self._target]
+        text = f"You are in a hall with {n} {self.noun}s. The key is behind the {target} {self.noun}. You should"
         return Observation(text=text, skills=list(self._skills), goal="find the key", reward=reward, k=k)
 
     def reset(self, seed: int | None = None) -> Observation:

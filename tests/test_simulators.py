@@ -47,7 +47,7 @@ def test_builtin_names_and_declared_options_refuse_an_unknown_option_in_one_line
     with pytest.raises(ConfigError) as e:
         load_config("toy", ["env.options.num_candidatez=3"])
     msg = str(e.value)
-    assert "\n" not in msg and "'num_candidatez'" in msg and "allowed options: num_candidates, steps" in msg
+    assert "\n" not in msg and "'num_candidatez'" in msg and "allowed options: noun, num_candidates, steps, verb" in msg
     with pytest.raises(ConfigError, match=r"option 'steps' of simulator 'toy': expected int, got 'two'"):
         load_config("toy", ["env.options.steps=two"])
     with pytest.raises(ConfigError, match="env.bridge: 'nope' is not allowed"):

@@ -1,0 +1,1 @@
+"""Small evaluation data shipped with the package (see SOURCES.md)."""
