@@ -78,14 +78,14 @@ class Adapters:
 
     def _lora(self, model: nn.Module, r: int, alpha: int, dropout: float, targets: list[str] | None) -> LoraConfig:
         # Every adapter leaves the same lower layers untouched, so their output is one for all adapters.
-        upper = {}
+        upper: list[int] | None = None
         if self.trunk_layers:
-            n_layers = model.config.num_hidden_layers
-            upper = {"layers_to_transform": list(range(self.trunk_layers, n_layers)), "layers_pattern": "layers"}
+            upper = list(range(self.trunk_layers, int(getattr(model.config, "num_hidden_layers"))))  # noqa: B009
         return LoraConfig(
             r=r, lora_alpha=alpha, lora_dropout=dropout,
             target_modules=resolve_target_modules(model, targets or ["q_proj", "v_proj"]),
-            task_type=TaskType.SEQ_2_SEQ_LM if self.is_encoder_decoder else TaskType.CAUSAL_LM, **upper,
+            task_type=TaskType.SEQ_2_SEQ_LM if self.is_encoder_decoder else TaskType.CAUSAL_LM,
+            layers_to_transform=upper, layers_pattern="layers" if upper else None,
         )  # fmt: skip
 
     @property

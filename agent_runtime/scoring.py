@@ -309,8 +309,8 @@ class Scorer:
         embeds = trunks[0].new_zeros((len(trunks), length, trunks[0].shape[-1]))
         for r, t in enumerate(trunks):
             embeds[r, : len(t)] = t
-        layers = body.layers  # type: ignore[union-attr]
-        body.layers = nn.ModuleList(list(layers)[self.trunk_layers :])  # type: ignore[union-attr]
+        layers: Any = body.layers
+        body.layers = nn.ModuleList(list(layers)[self.trunk_layers :])
         try:
             out = body(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, use_cache=False)
         finally:
