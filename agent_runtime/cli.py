@@ -120,6 +120,14 @@ def _prepare_run(args: argparse.Namespace, claimed: list[Path]):
     rf.check_writable(Path(cfg.run.output_dir) / cfg.run.name)
     rf.check_env(cfg)
     rf.check_model_name(cfg.model.name)
+    if cfg.log.trackers:
+        from agent_runtime.config import ConfigError
+        from agent_runtime.trackers import check_trackers
+
+        try:
+            check_trackers(list(cfg.log.trackers))  # a tracker that is not installed: one line naming its extra
+        except ConfigError as e:
+            raise rf.UsageError(str(e)) from None
     return cfg
 
 

@@ -183,6 +183,9 @@ class LogSection:
     tensorboard: bool = True
     jsonl: bool = True
     console_every: int = 1  # updates between console lines
+    # Experiment trackers, offline, each an extra (pip install 'agent-runtime[wandb]'): agent_runtime/trackers.py
+    trackers: list[Literal["wandb", "mlflow", "trackio"]] = field(default_factory=list)
+    project: str = "agent-runtime"  # the trackers' project (W&B, trackio) or experiment (MLflow)
 
 
 @dataclass
