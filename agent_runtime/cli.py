@@ -257,8 +257,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     check_env(cfg)
     if kinds != ["random"]:
         check_model_name(cfg.model.name)
+    if args.video:
+        from agent_runtime.video import VideoError, check_video_path
+
+        try:
+            check_video_path(args.video)
+        except VideoError as e:
+            raise UsageError(str(e)) from None
     results = []
     for kind in kinds:
+        if args.video:
+            _eval_video(args, cfg, kind, seeds[0], len(kinds) > 1)
         try:
             res = evaluate(cfg, kind, seeds, checkpoint=args.checkpoint, greedy=not args.sample)
         except ValueError as e:
@@ -275,6 +284,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"seeds": seeds, "results": results}, indent=2))
     return 0
+
+
+def _eval_video(args: argparse.Namespace, cfg, kind: str, seed: int, suffix: bool) -> None:
+    """``eval --video PATH``: the first seed's episode of ``kind`` as a GIF/MP4 (``PATH-<kind>`` when several)."""
+    from agent_runtime.runfolder import UsageError
+    from agent_runtime.video import VideoError, record_episode
+
+    path = Path(args.video)
+    if suffix:
+        path = path.with_name(f"{path.stem}-{kind}{path.suffix}")
+    try:
+        rec = record_episode(cfg, kind, seed, path, checkpoint=args.checkpoint, greedy=not args.sample)
+    except VideoError as e:
+        raise UsageError(f"eval --video ({cfg.env.bridge}): {e}") from None
+    print(
+        f"video: {rec['video']}  {rec['frames']} frames (primitive steps), {rec['length']} decisions, "
+        f"return {rec['return']:.3f}, seed {seed}, policy {kind}",
+        flush=True,
+    )
 
 
 def cmd_model(args: argparse.Namespace) -> int:
@@ -376,6 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed-start", type=int, default=1000, help="first seed of the list (default 1000)")
     p.add_argument("--sample", action="store_true", help="sample actions instead of argmax")
     p.add_argument("--json", help="write the results to this JSON file")
+    p.add_argument(
+        "--video",
+        metavar="PATH",
+        help="also write the first seed's episode as an animated GIF (.gif) or MP4 (.mp4): a frame per primitive "
+        "step, the chosen skill and its probability on each (overcooked, crafter, babyai)",
+    )
 
     p = sub.add_parser("model", help="model info, or convert the default model once",
                        description="'info' prints the model, its parameter counts and where it was loaded from; 'convert' "
