@@ -131,7 +131,9 @@ def write_video(frames: list[tuple[np.ndarray, str]], path: Path) -> Path:
             import imageio.v2 as imageio
             import imageio_ffmpeg  # noqa: F401
         except ImportError:
-            raise VideoError("an MP4 needs imageio-ffmpeg: pip install 'agent-runtime[video]' (or write a .gif)") from None
+            raise VideoError(
+                "an MP4 needs imageio-ffmpeg: pip install 'agent-runtime[video]' (or write a .gif)"
+            ) from None
         even: list[Any] = [np.asarray(im)[: height - height % 2, : width - width % 2] for im in padded]
         imageio.mimwrite(path, even, fps=1000 / FRAME_MS, macro_block_size=1)
     else:
@@ -145,7 +147,9 @@ def check_video_path(path: str) -> None:
     if suffix not in (".gif", ".mp4"):
         raise VideoError(f"--video {path}: the file must end in .gif or .mp4")
     if suffix == ".mp4" and importlib.util.find_spec("imageio_ffmpeg") is None:
-        raise VideoError(f"--video {path}: an MP4 needs imageio-ffmpeg: pip install 'agent-runtime[video]' (or write a .gif)")
+        raise VideoError(
+            f"--video {path}: an MP4 needs imageio-ffmpeg: pip install 'agent-runtime[video]' (or write a .gif)"
+        )
 
 
 def record_episode(
