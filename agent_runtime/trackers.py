@@ -203,7 +203,7 @@ class TrackioSink(TrackerSink):
             art.add_reference(checkpoint.resolve().as_uri(), checksum=False)
             self.run.log_artifact(art)
         with contextlib.redirect_stdout(io.StringIO()):
-            self.run.finish()
+            trackio.finish()  # the run's own finish would leave it current: trackio's exit hook would finish it again
 
 
 _SINKS: dict[str, type[TrackerSink]] = {"wandb": WandbSink, "mlflow": MlflowSink, "trackio": TrackioSink}
