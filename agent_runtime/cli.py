@@ -197,6 +197,7 @@ def _run_with_tui(args: argparse.Namespace, cfg) -> int:
     if not cfg.checkpoint.resume:
         argv += ["--name", cfg.run.name, "--set", f"run.output_dir={cfg.run.output_dir}"]  # the folder claimed here
     argv += ["--set", f"telemetry.pub={pub}", "--set", f"telemetry.control={ctl}", "--set", "run.progress=false"]
+    argv += ["--set", "telemetry.frames=true"]  # the TUI shows env 0's picture (simulators that draw themselves)
     run_dir = Path(cfg.run.output_dir) / cfg.run.name
     run_dir.mkdir(parents=True, exist_ok=True)
     log_path = run_dir / "run.log"

@@ -155,6 +155,7 @@ class TelemetrySection:
     pub: str | None = None  # e.g. tcp://127.0.0.1:5560
     control: str | None = None  # e.g. tcp://127.0.0.1:5561
     demos: str | None = None  # demonstrations JSONL; default: <run dir>/demonstrations.jsonl
+    frames: bool = False  # publish env 0's picture after each step (simulators that draw themselves): the TUI shows it
 
 
 @dataclass

@@ -81,6 +81,48 @@ class EpisodeVideo(Sink):
             self._label = f"decision {event['episode_step'] + 1}: {event['action_text']}  (p={p:.2f})"
 
 
+class LiveFrames:
+    """The environments, plus env 0's picture after every reset and step published on the telemetry socket
+    (``telemetry.frames``; the TUI shows it). Turns itself off, with one log line, when the simulator draws
+    nothing."""
+
+    def __init__(self, venv: VecEnv, telemetry: Any):
+        self.venv = venv
+        self.telemetry = telemetry
+        self.num_envs = venv.num_envs
+        self.on = hasattr(venv, "frames")
+        if not self.on:
+            log.info("telemetry.frames: %s cannot fetch pictures; the TUI shows none", type(venv).__name__)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.venv, name)
+
+    def reset(self, seeds: list[int] | None = None) -> list[Observation]:
+        out = self.venv.reset(seeds)
+        self._publish()
+        return out
+
+    def step(self, actions: list[int]) -> list[Observation]:
+        out = self.venv.step(actions)
+        self._publish()
+        return out
+
+    def close(self) -> None:
+        self.venv.close()
+
+    def _publish(self) -> None:
+        if not self.on:
+            return
+        try:
+            frames = self.venv.frames(0, record=False, now=True)  # type: ignore[attr-defined]
+        except Exception as e:  # noqa: BLE001 - a simulator without pictures: say so once, go on training
+            self.on = False
+            log.info("telemetry.frames: no pictures from the simulator (%s); the TUI shows none", e)
+            return
+        if frames:
+            self.telemetry.publish_frame({"env": 0, **frames[-1]})
+
+
 def caption_frames(frames: list[tuple[np.ndarray, str]]) -> list[Any]:
     """PIL images: each frame scaled up to at least MIN_WIDTH, its caption in a band under it."""
     from PIL import Image, ImageDraw, ImageFont

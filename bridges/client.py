@@ -304,16 +304,16 @@ class RemoteVecEnv:
             out.append(time.perf_counter() - t0)
         return out
 
-    def frames(self, i: int, record: bool = True) -> list[dict[str, Any]]:
+    def frames(self, i: int, record: bool = True, now: bool = False) -> list[dict[str, Any]]:
         """The frames environment ``i`` kept since the last call (``{w, h, rgb}``, one before each primitive
-        step); ``record`` keeps recording on (or turns it on) or off. BridgeError when its simulator draws none."""
+        step), then its picture now when ``now``; ``record`` keeps recording on (or turns it on) or off.
+        BridgeError when its simulator draws none."""
         if self._batch is not None:
             raise RuntimeError("frames() while a step is in flight: call step_wait() first")
         link, j = self._env_link[i]
         try:
-            reply = request(
-                link.sock, {"type": "frames", "v": P.PROTOCOL_VERSION, "env": j, "record": record}, self.timeout
-            )
+            msg = {"type": "frames", "v": P.PROTOCOL_VERSION, "env": j, "record": record, "now": now}
+            reply = request(link.sock, msg, self.timeout)
         except (TimeoutError, P.ProtocolError) as e:
             raise BridgeError(f"bridge server {link.address}: no frames ({e})") from None
         if reply["type"] != "frames":

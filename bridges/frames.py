@@ -20,6 +20,8 @@ class FrameSource(Protocol):
 
     def take_frames(self) -> list[dict[str, Any]]: ...
 
+    def frame_now(self) -> dict[str, Any]: ...
+
 
 def encode_frame(rgb: Any) -> dict[str, Any]:
     """An ``(h, w, 3)`` uint8 array -> ``{w, h, rgb: bytes}``."""
@@ -50,6 +52,10 @@ class FrameRecorder:
         if self._frames is not None:
             self._frames = []
         return out
+
+    def frame_now(self) -> dict[str, Any]:
+        """The current state's picture, as a wire frame."""
+        return encode_frame(self.render_rgb())
 
     def _capture(self) -> None:
         if self._frames is not None:

@@ -43,14 +43,14 @@ class LocalVecEnv:
             out.append(obs)
         return out
 
-    def frames(self, i: int, record: bool = True) -> list[dict[str, Any]]:
+    def frames(self, i: int, record: bool = True, now: bool = False) -> list[dict[str, Any]]:
         """As ``RemoteVecEnv.frames``: what environment ``i`` kept since the last call; record on or off."""
         env = self.envs[i]
         if not isinstance(env, FrameSource):
             raise ValueError(f"environment {i} ({getattr(env, 'name', type(env).__name__)}) does not draw frames")
         out = env.take_frames()
         env.record_frames(record)
-        return out
+        return [*out, env.frame_now()] if now else out
 
     def close(self) -> None:
         for env in self.envs:

@@ -9,7 +9,7 @@ Requests (runtime -> simulator server):
     step   {env, action: int, autoreset: bool} -> obs   (obs.reset_obs set when it ended and autoreset)
     steps  {envs: [int], actions: [int], autoreset} -> obs_batch  (several envs of one server, one frame)
     ping   {}                                  -> pong  (heartbeat)
-    frames {env, record: bool}                 -> frames (optional: simulators that draw themselves)
+    frames {env, record: bool, now: bool}      -> frames (optional: simulators that draw themselves)
     close  {shutdown: bool}                    -> closed
 
 Replies (server -> runtime):
@@ -24,7 +24,8 @@ Replies (server -> runtime):
 
 ``frames`` (for videos, ``agent-runtime eval --video``): ``record: true`` makes environment ``env``
 keep one RGB frame before each primitive step (the state the step acts on); each ``frames`` request
-returns the frames kept since the last one and clears them; ``record: false`` stops keeping them. A
+returns the frames kept since the last one and clears them; ``record: false`` stops keeping them;
+``now: true`` adds a picture of the current state at the end (the TUI's live frame). A
 simulator that cannot draw itself answers ``error`` with code ``no_frames``.
 
 Imports only the standard library, msgpack and bridges.spec, so that a simulator
@@ -288,8 +289,10 @@ def _validate_request(msg: dict[str, Any]) -> dict[str, Any]:
     mtype = check_header(msg, REQUESTS)
     if mtype in ("reset", "step", "frames"):
         _need(msg, "env", _INT, "an int environment index")
-    if mtype == "frames" and "record" in msg:
-        _need(msg, "record", (bool,), "a bool")
+    if mtype == "frames":
+        for key in ("record", "now"):
+            if key in msg:
+                _need(msg, key, (bool,), "a bool")
     if mtype == "reset":
         if msg.get("seed") is not None:
             _need(msg, "seed", _INT, "an int or nil")
