@@ -121,6 +121,14 @@ def _prepare_run(args: argparse.Namespace, claimed: list[Path]):
     rf.check_writable(Path(cfg.run.output_dir) / cfg.run.name)
     rf.check_env(cfg)
     rf.check_model_name(cfg.model.name)
+    if cfg.log.trackers:
+        from agent_runtime.config import ConfigError
+        from agent_runtime.trackers import check_trackers
+
+        try:
+            check_trackers(list(cfg.log.trackers))  # a tracker that is not installed: one line naming its extra
+        except ConfigError as e:
+            raise rf.UsageError(str(e)) from None
     return cfg
 
 
@@ -192,6 +200,7 @@ def _run_with_tui(args: argparse.Namespace, cfg) -> int:
     if not cfg.checkpoint.resume:
         argv += ["--name", cfg.run.name, "--set", f"run.output_dir={cfg.run.output_dir}"]  # the folder claimed here
     argv += ["--set", f"telemetry.pub={pub}", "--set", f"telemetry.control={ctl}", "--set", "run.progress=false"]
+    argv += ["--set", "telemetry.frames=true"]  # the TUI shows env 0's picture (simulators that draw themselves)
     run_dir = Path(cfg.run.output_dir) / cfg.run.name
     run_dir.mkdir(parents=True, exist_ok=True)
     log_path = run_dir / "run.log"
@@ -294,8 +303,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     check_env(cfg)
     if kinds != ["random"]:
         check_model_name(cfg.model.name)
+    if args.video:
+        from agent_runtime.video import VideoError, check_video_path
+
+        try:
+            check_video_path(args.video)
+        except VideoError as e:
+            raise UsageError(str(e)) from None
     results = []
     for kind in kinds:
+        if args.video:
+            _eval_video(args, cfg, kind, seeds[0], len(kinds) > 1)
         try:
             res = evaluate(cfg, kind, seeds, checkpoint=args.checkpoint, greedy=not args.sample)
         except ValueError as e:
@@ -312,6 +330,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"seeds": seeds, "results": results}, indent=2))
     return 0
+
+
+def _eval_video(args: argparse.Namespace, cfg, kind: str, seed: int, suffix: bool) -> None:
+    """``eval --video PATH``: the first seed's episode of ``kind`` as a GIF/MP4 (``PATH-<kind>`` when several)."""
+    from agent_runtime.runfolder import UsageError
+    from agent_runtime.video import VideoError, record_episode
+
+    path = Path(args.video)
+    if suffix:
+        path = path.with_name(f"{path.stem}-{kind}{path.suffix}")
+    try:
+        rec = record_episode(cfg, kind, seed, path, checkpoint=args.checkpoint, greedy=not args.sample)
+    except VideoError as e:
+        raise UsageError(f"eval --video ({cfg.env.bridge}): {e}") from None
+    print(
+        f"video: {rec['video']}  {rec['frames']} frames (primitive steps), {rec['length']} decisions, "
+        f"return {rec['return']:.3f}, seed {seed}, policy {kind}",
+        flush=True,
+    )
 
 
 def cmd_model(args: argparse.Namespace) -> int:
@@ -426,6 +463,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --checkpoint: the trained task and its variants (families.py), or the LLM's "
                    "language ability with the adapter off and on (docs/runtime.md)")  # fmt: skip
     p.add_argument("--family", help="--suite generalisation: the task family (default: the checkpoint's task's)")
+    p.add_argument(
+        "--video",
+        metavar="PATH",
+        help="also write the first seed's episode as an animated GIF (.gif) or MP4 (.mp4): a frame per primitive "
+        "step, the chosen skill and its probability on each (overcooked, crafter, babyai)",
+    )
 
     p = sub.add_parser("model", help="model info, or convert the default model once",
                        description="'info' prints the model, its parameter counts and where it was loaded from; 'convert' "

@@ -158,6 +158,7 @@ class TelemetrySection:
     pub: str | None = None  # e.g. tcp://127.0.0.1:5560
     control: str | None = None  # e.g. tcp://127.0.0.1:5561
     demos: str | None = None  # demonstrations JSONL; default: <run dir>/demonstrations.jsonl
+    frames: bool = False  # publish env 0's picture after each step (simulators that draw themselves): the TUI shows it
 
 
 @dataclass
@@ -186,6 +187,9 @@ class LogSection:
     tensorboard: bool = True
     jsonl: bool = True
     console_every: int = 1  # updates between console lines
+    # Experiment trackers, offline, each an extra (pip install 'agent-runtime[wandb]'): agent_runtime/trackers.py
+    trackers: list[Literal["wandb", "mlflow", "trackio"]] = field(default_factory=list)
+    project: str = "agent-runtime"  # the trackers' project (W&B, trackio) or experiment (MLflow)
 
 
 @dataclass

@@ -50,6 +50,28 @@ class EvalResult:
         return out
 
 
+def make_actor(
+    cfg: Config, policy_kind: str, num_envs: int, checkpoint: str | None = None, policy: ActorCritic | None = None
+) -> tuple[Actor, Any]:
+    """The evaluation actor of ``policy_kind`` (and its RLAdapter guidance, or None), seeded by the run's seed."""
+    if policy_kind not in POLICIES:
+        raise ValueError(f"policy {policy_kind!r} is not one of {POLICIES}")
+    from agent_runtime.trainer import build_guidance, build_policy, seed_everything
+
+    seed_everything(cfg.run.seed)
+    if policy_kind != "random" and policy is None:
+        policy = build_policy(cfg)
+    if policy_kind == "checkpoint":
+        if checkpoint is None:
+            raise ValueError("policy 'checkpoint' needs a checkpoint path")
+        load_checkpoint(find_checkpoint(checkpoint), policy, None, None)  # type: ignore[arg-type]
+    guide = build_guidance(cfg, policy, num_envs) if policy is not None else None
+    if guide is not None and checkpoint is not None and (find_checkpoint(checkpoint) / "guidance").exists():
+        guide.load(str(find_checkpoint(checkpoint) / "guidance"))
+    actor: Actor = RandomActor(cfg.run.seed) if policy is None else LLMActor(policy, with_values=False)
+    return actor, guide
+
+
 def evaluate(
     cfg: Config,
     policy_kind: str,
@@ -63,22 +85,8 @@ def evaluate(
 
     An episode whose simulator crashed is dropped (not counted, and logged); ``dropped`` says how many.
     """
-    if policy_kind not in POLICIES:
-        raise ValueError(f"policy {policy_kind!r} is not one of {POLICIES}")
-    from agent_runtime.trainer import build_guidance, build_policy, seed_everything
-
-    seed_everything(cfg.run.seed)
-    if policy_kind != "random" and policy is None:
-        policy = build_policy(cfg)
-    if policy_kind == "checkpoint":
-        if checkpoint is None:
-            raise ValueError("policy 'checkpoint' needs a checkpoint path")
-        load_checkpoint(find_checkpoint(checkpoint), policy, None, None)  # type: ignore[arg-type]
     n = min(num_envs or cfg.env.num_envs, len(seeds))
-    guide = build_guidance(cfg, policy, n) if policy is not None else None
-    if guide is not None and checkpoint is not None and (find_checkpoint(checkpoint) / "guidance").exists():
-        guide.load(str(find_checkpoint(checkpoint) / "guidance"))
-    actor: Actor = RandomActor(cfg.run.seed) if policy is None else LLMActor(policy, with_values=False)
+    actor, guide = make_actor(cfg, policy_kind, n, checkpoint, policy)
     venv = make_env(cfg.env, num_envs=n)
     try:
         collector = Collector(venv, actor, PromptBuilder(cfg.prompt.template), guide=guide, greedy=greedy)

@@ -39,6 +39,7 @@ RESUME_SAFE = (
     "telemetry.pub",
     "telemetry.control",
     "telemetry.demos",
+    "telemetry.frames",
     "checkpoint.resume",
 )
 RUN_FILES = ("config.yaml", "episodes.jsonl", "updates.jsonl", "checkpoints")  # a folder holding any of these is a run

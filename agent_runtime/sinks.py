@@ -107,6 +107,23 @@ class JsonlSink(Sink):
         self._updates.close()
 
 
+def episode_scalars(record: dict[str, Any]) -> dict[str, float]:
+    """The scalars of a finished episode (TensorBoard and the trackers log these at step ``decisions``)."""
+    out = {"episode/return": float(record["return"]), "episode/length": float(record["length"])}
+    if record.get("success") is not None:
+        out["episode/success"] = float(record["success"])
+    return out
+
+
+def update_scalars(record: dict[str, Any]) -> dict[str, float]:
+    """The scalars of an update record: every numeric field but the counters, as ``train/<field>``."""
+    return {
+        f"train/{k}": float(v)
+        for k, v in record.items()
+        if isinstance(v, (int, float)) and k not in ("update", "decisions")
+    }
+
+
 class TensorBoardSink(Sink):
     """TensorBoard scalars in ``<run>/tb``: episode return, length, success; every numeric update field."""
 
@@ -117,16 +134,12 @@ class TensorBoardSink(Sink):
         self._tb = SummaryWriter(str(run_dir / "tb"), purge_step=None if resume_at is None else resume_at + 1)
 
     def episode(self, record: dict[str, Any]) -> None:
-        step = record["decisions"]
-        self._tb.add_scalar("episode/return", record["return"], step)
-        self._tb.add_scalar("episode/length", record["length"], step)
-        if record.get("success") is not None:
-            self._tb.add_scalar("episode/success", float(record["success"]), step)
+        for k, v in episode_scalars(record).items():
+            self._tb.add_scalar(k, v, record["decisions"])
 
     def update(self, record: dict[str, Any]) -> None:
-        for k, v in record.items():
-            if isinstance(v, (int, float)) and k not in ("update", "decisions"):
-                self._tb.add_scalar(f"train/{k}", v, record["decisions"])
+        for k, v in update_scalars(record).items():
+            self._tb.add_scalar(k, v, record["decisions"])
 
     def close(self) -> None:
         self._tb.close()
@@ -209,6 +222,10 @@ def run_sinks(cfg: Any, run_dir: Path, telemetry: Any, resume_at: int | None) ->
         sinks.append(JsonlSink(run_dir, resume_at))
     if cfg.log.tensorboard:
         sinks.append(TensorBoardSink(run_dir, resume_at))
+    if cfg.log.trackers:
+        from agent_runtime.trackers import tracker_sinks
+
+        sinks.extend(tracker_sinks(cfg, run_dir))
     sinks.append(TelemetrySink(telemetry))
     demos = cfg.telemetry.demos or (str(run_dir / "demonstrations.jsonl") if cfg.telemetry.control else None)
     if demos:

@@ -44,6 +44,25 @@ def _fmt(v: float | None, spec: str) -> str:
     return "-" if v is None else format(v, spec)
 
 
+def learning_curve(run_dir: Path) -> Path | None:
+    """Write ``<run_dir>/learning_curve.png`` from its episodes; None when no episode finished."""
+    episodes = _read_jsonl(run_dir / "episodes.jsonl")
+    if not episodes:
+        return None
+    from agent_runtime.plots import plot_runs
+
+    return plot_runs([run_dir], run_dir / "learning_curve.png", window=max(4, min(20, len(episodes) // 4)))
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The run folder's newest ``checkpoints/step-*`` folder, or None."""
+    ckpts = sorted(
+        (run_dir / "checkpoints").glob("step-*"),
+        key=lambda p: int(p.name.split("-")[-1]) if p.name.split("-")[-1].isdigit() else -1,
+    )
+    return ckpts[-1] if ckpts else None
+
+
 def summarize_run(run_dir: str | Path, plot: bool = True) -> str:
     """The before/after text of a run folder; writes ``<run_dir>/learning_curve.png`` when ``plot``."""
     run_dir = Path(run_dir)
@@ -71,17 +90,12 @@ def summarize_run(run_dir: str | Path, plot: bool = True) -> str:
             f"  policy entropy {_fmt(ent0, '.3f')} -> {_fmt(ent1, '.3f')}, median approx-KL per update {np.median(kls):.2e}, "
             f"actor lr at the end {pol[-1].get('lr_actor', 0.0):.2e}"
         )
-    if plot and episodes:
-        from agent_runtime.plots import plot_runs
-
-        png = plot_runs([run_dir], run_dir / "learning_curve.png", window=max(4, min(20, len(episodes) // 4)))
+    png = learning_curve(run_dir) if plot else None
+    if png is not None:
         lines.append(f"  learning curve: {png}")
-    ckpts = sorted(
-        (run_dir / "checkpoints").glob("step-*"),
-        key=lambda p: int(p.name.split("-")[-1]) if p.name.split("-")[-1].isdigit() else -1,
-    )
-    if ckpts:
-        lines.append(f"  checkpoint: {ckpts[-1]}")
+    ckpt = latest_checkpoint(run_dir)
+    if ckpt is not None:
+        lines.append(f"  checkpoint: {ckpt}")
     cfg = run_dir / "config.yaml"
     lines.append("  next:")
     lines.append(

@@ -208,6 +208,14 @@ class Telemetry:
             self._episodes.append([msg.get("decisions", self._decisions), msg.get("return"), msg.get("success")])
             self._send(wire.TOPIC_EPISODE, data)
 
+    def publish_frame(self, msg: dict[str, Any]) -> None:
+        """A picture of an environment now: env, w, h, rgb (``w*h*3`` bytes)."""
+        if self._pub is None:
+            return
+        data = self._pack(msg)
+        if data is not None:
+            self._send(wire.TOPIC_FRAME, data)
+
     def publish_status(self, state: str, **fields: Any) -> None:
         """What the runtime is doing, carried on the heartbeat and the replies' state as ``status``.
 

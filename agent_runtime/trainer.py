@@ -87,6 +87,10 @@ class Trainer:
         self._saved_at: tuple[int, int] | None = None  # (decisions, updates) of this run's last checkpoint
         self.venv = venv if venv is not None else make_env(cfg.env)
         self.telemetry = Telemetry(cfg.telemetry.pub, cfg.telemetry.control, None)
+        if cfg.telemetry.frames and cfg.telemetry.pub:
+            from agent_runtime.video import LiveFrames
+
+            self.venv = LiveFrames(self.venv, self.telemetry)
         self.sink = run_sinks(cfg, self.run_dir, self.telemetry, start["decisions"] if self.resumed_from else None)
         self.algo.on_progress = lambda done, total: self.sink.status("updating", done=done, total=total)
         self.guide = build_guidance(cfg, self.policy, self.venv.num_envs)

@@ -304,6 +304,22 @@ class RemoteVecEnv:
             out.append(time.perf_counter() - t0)
         return out
 
+    def frames(self, i: int, record: bool = True, now: bool = False) -> list[dict[str, Any]]:
+        """The frames environment ``i`` kept since the last call (``{w, h, rgb}``, one before each primitive
+        step), then its picture now when ``now``; ``record`` keeps recording on (or turns it on) or off.
+        BridgeError when its simulator draws none."""
+        if self._batch is not None:
+            raise RuntimeError("frames() while a step is in flight: call step_wait() first")
+        link, j = self._env_link[i]
+        try:
+            msg = {"type": "frames", "v": P.PROTOCOL_VERSION, "env": j, "record": record, "now": now}
+            reply = request(link.sock, msg, self.timeout)
+        except (TimeoutError, P.ProtocolError) as e:
+            raise BridgeError(f"bridge server {link.address}: no frames ({e})") from None
+        if reply["type"] != "frames":
+            raise BridgeError(f"bridge server {link.address}: no frames: {_clip(str(reply.get('message', reply)))}")
+        return list(reply["frames"])
+
     def close(self) -> None:
         """Close the sockets (servers we spawned are stopped by their owner, bridges.launch)."""
         if self.ctx.closed:

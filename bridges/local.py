@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
+from bridges.frames import FrameSource
 from bridges.spec import Observation, SkillEnv
 
 
@@ -40,6 +42,15 @@ class LocalVecEnv:
                 obs.reset_obs = env.reset(self._next_seed(i))
             out.append(obs)
         return out
+
+    def frames(self, i: int, record: bool = True, now: bool = False) -> list[dict[str, Any]]:
+        """As ``RemoteVecEnv.frames``: what environment ``i`` kept since the last call; record on or off."""
+        env = self.envs[i]
+        if not isinstance(env, FrameSource):
+            raise ValueError(f"environment {i} ({getattr(env, 'name', type(env).__name__)}) does not draw frames")
+        out = env.take_frames()
+        env.record_frames(record)
+        return [*out, env.frame_now()] if now else out
 
     def close(self) -> None:
         for env in self.envs:

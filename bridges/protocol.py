@@ -9,6 +9,7 @@ Requests (runtime -> simulator server):
     step   {env, action: int, autoreset: bool} -> obs   (obs.reset_obs set when it ended and autoreset)
     steps  {envs: [int], actions: [int], autoreset} -> obs_batch  (several envs of one server, one frame)
     ping   {}                                  -> pong  (heartbeat)
+    frames {env, record: bool, now: bool}      -> frames (optional: simulators that draw themselves)
     close  {shutdown: bool}                    -> closed
 
 Replies (server -> runtime):
@@ -17,8 +18,15 @@ Replies (server -> runtime):
     obs     {env, obs: Observation.to_wire()}
     obs_batch {results: [{env, obs} | {env, error: {code, message}}]}  (in the request's env order)
     pong    {pid, time}
+    frames  {env, frames: [{w, h, rgb: bin}]}  (RGB uint8, row-major, w*h*3 bytes each)
     closed  {}
     error   {code, message, env?}   (id is None when the request could not be read)
+
+``frames`` (for videos, ``agent-runtime eval --video``): ``record: true`` makes environment ``env``
+keep one RGB frame before each primitive step (the state the step acts on); each ``frames`` request
+returns the frames kept since the last one and clears them; ``record: false`` stops keeping them;
+``now: true`` adds a picture of the current state at the end (the TUI's live frame). A
+simulator that cannot draw itself answers ``error`` with code ``no_frames``.
 
 Imports only the standard library, msgpack and bridges.spec, so that a simulator
 server runs in a virtualenv without the ML stack.  No pickle: msgpack only; ext
@@ -42,8 +50,8 @@ EPISODE_STRIDE = 100_003  # same seed schedule as bridges.local.LocalVecEnv
 MAX_DEPTH = 32  # maps/arrays nested deeper than this are refused (the top-level map is depth 1)
 MAX_ENVS_PER_SERVER = 65_536  # a welcome claiming more is refused
 
-REQUESTS = ("hello", "reset", "step", "steps", "ping", "close")
-REPLIES = ("welcome", "obs", "obs_batch", "pong", "closed", "error")
+REQUESTS = ("hello", "reset", "step", "steps", "ping", "close", "frames")
+REPLIES = ("welcome", "obs", "obs_batch", "pong", "closed", "error", "frames")
 MAX_BATCH = 4096  # envs in one ``steps`` request
 
 # Observation schema, told to the client in the handshake.
@@ -70,6 +78,7 @@ E_ENV_INDEX = "env_index"  # no such environment on this server
 E_SKILL = "skill"  # skill index refused (SkillError); state unchanged
 E_NOT_READY = "not_ready"  # step before the first reset
 E_ENV_FAILED = "env_failed"  # the simulator raised; the episode is lost
+E_NO_FRAMES = "no_frames"  # a frames request to a simulator that does not draw itself
 E_INTERNAL = "internal"  # the server failed on a request it accepted (a bug); it keeps serving
 
 _INT = (int,)
@@ -278,8 +287,12 @@ def _decode(frame: bytes, max_bytes: int, validate: Any, what: str) -> dict[str,
 
 def _validate_request(msg: dict[str, Any]) -> dict[str, Any]:
     mtype = check_header(msg, REQUESTS)
-    if mtype in ("reset", "step"):
+    if mtype in ("reset", "step", "frames"):
         _need(msg, "env", _INT, "an int environment index")
+    if mtype == "frames":
+        for key in ("record", "now"):
+            if key in msg:
+                _need(msg, key, (bool,), "a bool")
     if mtype == "reset":
         if msg.get("seed") is not None:
             _need(msg, "seed", _INT, "an int or nil")
@@ -373,6 +386,12 @@ def _validate_reply(msg: dict[str, Any]) -> dict[str, Any]:
     elif mtype == "error":
         _need(msg, "code", (str,), "a string")
         _need(msg, "message", (str,), "a string")
+    elif mtype == "frames":
+        _need(msg, "env", _INT, "an int environment index")
+        for f in _need(msg, "frames", (list,), "a list of {w, h, rgb} maps"):
+            ok = isinstance(f, dict) and all(isinstance(f.get(k), int) and f[k] > 0 for k in ("w", "h"))
+            if not ok or not isinstance(f.get("rgb"), bytes) or len(f["rgb"]) != f["w"] * f["h"] * 3:
+                raise ProtocolError(E_BAD_FIELD, "each frame must be {w: int, h: int, rgb: w*h*3 bytes}", msg_id(msg))
     return msg
 
 

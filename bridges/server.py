@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from zmq.auth.thread import ThreadAuthenticator
 
 from bridges import protocol as P
+from bridges.frames import FrameSource
 from bridges.spec import Observation, SkillEnv, SkillError
 
 log = logging.getLogger("bridges")
@@ -220,6 +221,8 @@ class BridgeServer:
             )
         if mtype == "reset":
             return self._reset(mid, env_i, msg.get("seed"), msg.get("episode", 0))
+        if mtype == "frames":
+            return self._frames(mid, env_i, msg.get("record", True), msg.get("now", False))
         return self._step(mid, env_i, msg["action"], msg.get("autoreset", True))
 
     def _welcome(self, mid: int | None) -> dict[str, Any]:
@@ -278,6 +281,21 @@ class BridgeServer:
         elif obs.ended:
             self._ready[env_i] = False
         return self._obs_reply(mid, env_i, obs)
+
+    def _frames(self, mid: int | None, env_i: int, record: bool, now: bool) -> dict[str, Any]:
+        """The frames environment ``env_i`` kept since the last request (and its picture now, when ``now``);
+        ``record`` turns keeping on or off."""
+        env = self.envs[env_i]
+        if not isinstance(env, FrameSource):
+            return P.error_msg(P.E_NO_FRAMES, f"environment {env_i} ({self.bridge}) does not draw frames", mid, env_i)
+        frames = env.take_frames()
+        env.record_frames(record)
+        if now:
+            try:
+                frames.append(env.frame_now())
+            except Exception as e:  # noqa: BLE001 - nothing to draw yet (before a reset) or a drawing bug
+                return P.error_msg(P.E_NO_FRAMES, f"environment {env_i} cannot draw now: {_clip(e)}", mid, env_i)
+        return {"type": "frames", "v": P.PROTOCOL_VERSION, "id": mid, "env": env_i, "frames": frames}
 
     def _steps(self, mid: int | None, envs: list[int], actions: list[int], autoreset: bool) -> dict[str, Any]:
         bad = [i for i in envs if not 0 <= i < len(self.envs)]

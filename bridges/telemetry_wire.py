@@ -6,7 +6,9 @@ TUI import it, and the TUI never imports ``agent_runtime`` or torch.
 Sockets (the runtime binds both, on 127.0.0.1 by default):
 
 * telemetry: a PUB socket. Every message is two frames ``[topic, msgpack map]``;
-  topics are ``decision``, ``stats``, ``episode``, ``heartbeat`` and ``pending``.
+  topics are ``decision``, ``stats``, ``episode``, ``heartbeat``, ``pending`` and ``frame``
+  (``{env, w, h, rgb}``: env 0's picture after each step, with ``telemetry.frames`` and a simulator
+  that draws itself; ``rgb`` is ``w*h*3`` bytes, row-major).
   Subscribers may come and go; a slow one only loses messages.
   A heartbeat (the runtime state) carries ``status``: ``{"state": "acting"|"updating"|..., ...}``,
   e.g. ``{"state": "updating", "done": 3, "total": 8}`` while PPO runs; it is also sent at once
@@ -31,7 +33,8 @@ TOPIC_STATS = b"stats"
 TOPIC_EPISODE = b"episode"
 TOPIC_HEARTBEAT = b"heartbeat"  # runtime state, about once a second, even while paused or busy
 TOPIC_PENDING = b"pending"  # while paused: the observation each env will decide on next
-TOPICS = (TOPIC_DECISION, TOPIC_STATS, TOPIC_EPISODE, TOPIC_HEARTBEAT, TOPIC_PENDING)
+TOPIC_FRAME = b"frame"  # env 0's picture after each step (telemetry.frames)
+TOPICS = (TOPIC_DECISION, TOPIC_STATS, TOPIC_EPISODE, TOPIC_HEARTBEAT, TOPIC_PENDING, TOPIC_FRAME)
 
 DEFAULT_TELEMETRY_ADDR = "tcp://127.0.0.1:5560"
 DEFAULT_CONTROL_ADDR = "tcp://127.0.0.1:5561"

@@ -54,7 +54,8 @@ DEPTHS = [P.MAX_DEPTH - 2, P.MAX_DEPTH - 1, P.MAX_DEPTH, P.MAX_DEPTH + 1, 100, 5
 TYPES = list(P.REQUESTS) + list(P.REPLIES) + ["", "HELLO", "teleport", "step\x00"]
 FIELDS = ["type", "v", "id", "env", "action", "seed", "episode", "autoreset", "envs", "actions", "shutdown", "obs",
           "results", "code", "message", "num_envs", "bridge", "task", "version", "pid", "time", "text", "skills",
-          "goal", "reward", "done", "truncated", "k", "info", "reset_obs", "dropped", "error", "schema"]
+          "goal", "reward", "done", "truncated", "k", "info", "reset_obs", "dropped", "error", "schema", "record",
+          "frames"]
 
 
 class FrameGen:
@@ -116,6 +117,8 @@ class FrameGen:
                        autoreset=r.random() < 0.5)
         elif kind == "close":
             msg.update(shutdown=False)
+        elif kind == "frames":
+            msg.update(env=r.randint(-1, 5), record=r.random() < 0.5)
         return msg
 
     def obs_map(self) -> dict[str, Any]:

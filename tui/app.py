@@ -25,6 +25,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Sparkline, Static
 
 from bridges import telemetry_wire as wire
+from tui.frame import half_blocks
 
 BAR_WIDTH = 20
 APPLY_INTERVAL_S = 0.25  # telemetry is applied to the screen at most 4 times a second
@@ -259,6 +260,7 @@ class RuntimeApp(App):
         self.last_message = 0.0
         self.replies: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (command, reply), for tests and logs
         self.messages_seen = 0
+        self.frames_seen = 0  # pictures shown (telemetry.frames)
         self._touched = False
         self._curve_at = 0.0
         self._banner = ""
@@ -269,6 +271,7 @@ class RuntimeApp(App):
     def compose(self) -> ComposeResult:
         yield Static(id="banner")
         yield Static(id="status")
+        yield Static(id="frame")  # env 0's picture (telemetry.frames), docked right; hidden until one comes
         yield VerticalScroll(id="envs")
         with Vertical(id="curve-box"):
             yield Static(id="curve-title")
@@ -358,6 +361,8 @@ class RuntimeApp(App):
             self.stats = batch.stats
         for ep in batch.episodes:
             self.episodes.append((float(ep.get("decisions") or 0), float(ep.get("return") or 0.0), ep.get("success")))
+        if batch.frame is not None:
+            self._show_frame(batch.frame)
         for env, msg in batch.pending.items():
             self._panel(env).pending = msg
         for env, msg in batch.decisions.items():
@@ -375,6 +380,16 @@ class RuntimeApp(App):
         if (batch.episodes or batch.stats is not None) and now - self._curve_at >= CURVE_INTERVAL_S:
             self._curve_at = now
             self._refresh_curve()
+
+    def _show_frame(self, frame: dict[str, Any]) -> None:
+        picture = half_blocks(frame)
+        if picture is None:
+            return
+        box = self.query_one("#frame", Static)
+        box.border_title = f"env {frame.get('env', 0)}"
+        box.update(picture)
+        box.display = True
+        self.frames_seen += 1
 
     def _newer(self, state: dict[str, Any]) -> bool:
         """Heartbeats and replies travel on two sockets: keep the state with the latest command (seq)."""
@@ -604,6 +619,7 @@ class _Batch:
         self.episodes: list[dict[str, Any]] = []
         self.stats: dict[str, Any] | None = None
         self.state: dict[str, Any] | None = None
+        self.frame: dict[str, Any] | None = None
 
     def add(self, topic: bytes, msg: Any) -> None:
         if not isinstance(msg, dict):
@@ -620,6 +636,8 @@ class _Batch:
             self.stats = msg
         elif topic == wire.TOPIC_HEARTBEAT:
             self.state = msg
+        elif topic == wire.TOPIC_FRAME:
+            self.frame = msg
 
 
 def _derived_control(connect: str) -> str:

@@ -23,6 +23,7 @@ import minigrid  # noqa: F401  (registers the BabyAI ids with gymnasium)
 
 from bridges.babyai.levels import SPLITS, TEST_KINDS, TRAIN_KINDS, MixedLocalKind
 from bridges.babyai.text import GoalWriter, PromptHistory, describe_view, glam_prompt, make_lexicon
+from bridges.frames import FrameRecorder
 from bridges.spec import Observation, SkillError
 from skills.babyai import MINIGRID_ACTIONS, action_texts
 
@@ -55,7 +56,7 @@ def _task_name(task: str) -> str:
     return aliases[key]
 
 
-class BabyAITextEnv:
+class BabyAITextEnv(FrameRecorder):
     """One BabyAI level with GLAM's text observations; the SkillEnv contract."""
 
     name = "babyai"
@@ -133,6 +134,7 @@ class BabyAITextEnv:
             )
         if self._env is None or self._ended:
             raise SkillError("the episode has ended (or never started): call reset() first")
+        self._capture()  # a video's frame: the state this primitive step acts on
         obs, native, terminated, truncated, _ = self._env.step(MINIGRID_ACTIONS[index])
         success = bool(terminated and native > 0)
         if not success:
@@ -174,6 +176,12 @@ class BabyAITextEnv:
             "max_steps": int(self._env.max_steps),
         }
         return Observation(text=text, skills=list(self.skills), goal=self._goal, reward=reward, k=k, info=info)
+
+    def render_rgb(self, tile_size: int = 24):
+        """The whole grid as an RGB image (numpy uint8, H x W x 3), the agent's view highlighted."""
+        if self._env is None:
+            raise RuntimeError("nothing to render: call reset() first")
+        return self._env.get_frame(highlight=True, tile_size=tile_size)
 
     @property
     def unwrapped(self):

@@ -15,6 +15,7 @@ import numpy as np
 
 from bridges.crafter import text
 from bridges.crafter.pool import CrafterGame, WorldPool, new_game
+from bridges.frames import FrameRecorder
 from bridges.spec import Observation, SkillError
 from skills import crafter as sk
 
@@ -23,7 +24,7 @@ GOAL = "Survive and unlock as many achievements as possible."
 SEED_STRIDE = 100_003  # LocalVecEnv's seed step between episodes; the first guess for the next seed
 
 
-class CrafterEnv:
+class CrafterEnv(FrameRecorder):
     """The real ``crafter`` game behind the SkillEnv contract (see the module docstring)."""
 
     name = "crafter"
@@ -149,7 +150,12 @@ class CrafterEnv:
             raise SkillError("the crafter environment was not reset: call reset() first")
         return self._game
 
+    def render_rgb(self, size: int = 256):
+        """The player's view and inventory as Crafter draws them (numpy uint8, size x size x 3)."""
+        return self._live().render((size, size))
+
     def _primitive(self, action: int) -> tuple[bool, float]:
+        self._capture()  # a video's frame: the state this primitive step acts on
         _, reward, done, _ = self._live().step(action)
         self._mark_seen()
         return bool(done), float(reward)

@@ -10,6 +10,7 @@ import operator
 import random
 from typing import Any
 
+from bridges.frames import FrameRecorder
 from bridges.overcooked.kitchen import RECIPES, TASKS, Kitchen, Layout, Rewards, layout_a, random_layout
 from bridges.overcooked.text import observation_text
 from bridges.spec import Observation, SkillError
@@ -18,7 +19,7 @@ from skills.overcooked import Cell, MacroController, action_texts, in_window, ma
 GAMMA_IN_MACRO = 0.99  # TWOSOME discounts the primitive rewards inside a macro by 0.99 per step
 
 
-class SaladEnv:
+class SaladEnv(FrameRecorder):
     """Single-agent salad kitchen (map A, 7x7), partially observed through a 5x5 window.
 
     Options: ``randomize`` (items and agent placed at random under the reset seed; map A
@@ -97,6 +98,7 @@ class SaladEnv:
         # The macro runs to its end even past the step limit, as in TWOSOME.
         while True:
             action = ctl.next_primitive(kitchen, self.belief)
+            self._capture()  # a video's frame: the state this primitive step acts on
             r, _ = kitchen.step(action)
             k += 1
             self.steps += 1
