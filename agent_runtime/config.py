@@ -66,6 +66,9 @@ class LoraSection:
     # LoRA on the top N decoder layers only (null: all). The lower layers' output of each prompt is then
     # computed once, when acting, and every update runs and back-propagates through the top N alone.
     top_layers: int | None = None
+    # With top_layers: the MB of lower-layer outputs remembered by prompt tokens (a prompt seen again, as
+    # simulators' states repeat, then runs the top layers alone even when acting). 0: no memo.
+    trunk_memo_mb: float = 256.0
 
 
 @dataclass
@@ -402,6 +405,8 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{name}.kl_lr_factor: must be >= 1, got {sec.kl_lr_factor}")
     if cfg.ppo.value_warmup_updates < 0:
         raise ConfigError(f"ppo.value_warmup_updates: must be >= 0, got {cfg.ppo.value_warmup_updates}")
+    if cfg.lora.trunk_memo_mb < 0:
+        raise ConfigError(f"lora.trunk_memo_mb: must be >= 0, got {cfg.lora.trunk_memo_mb}")
     if not 0.0 <= cfg.lora.dropout < 1.0:
         raise ConfigError(f"lora.dropout: must be in [0, 1), got {cfg.lora.dropout}")
     try:

@@ -89,6 +89,7 @@ class ActorCritic(nn.Module):
         autocast: str = "auto",
         cache_features: bool = True,
         top_layers: int | None = None,
+        trunk_memo_mb: float = 256.0,
     ):
         super().__init__()
         if critic_input not in CRITIC_INPUTS:
@@ -107,7 +108,12 @@ class ActorCritic(nn.Module):
         self.value_head = value_mlp(hidden_size, critic_hidden if critic_hidden is not None else [1024, 512])
         self.value_head.to(head.weight.device)
         self.scorer = Scorer(
-            self.model, self.tokenizer, normalization, separator, trunk_layers=self.adapters.trunk_layers
+            self.model,
+            self.tokenizer,
+            normalization,
+            separator,
+            trunk_layers=self.adapters.trunk_layers,
+            trunk_memo_mb=trunk_memo_mb,
         )
         self.eval()  # acting mode (no LoRA dropout); the learner switches to train() for updates
 

@@ -23,9 +23,10 @@ tokens (no cache copies). Rows of different prompts are right-padded and the
 padding is masked. Logits are computed only at the positions that predict a
 scored token. The critic's feature is the hidden state at the last prompt token,
 taken from the same forward. With LoRA on the top layers only, the lower
-layers' output of each packed row is kept from the first forward (acting) and
-every later forward (the critic's frozen feature, each PPO epoch) runs the top
-layers alone on it. Encoder-decoder: the encoder runs once per prompt
+(adapter-free) layers' output of each packed row is its *trunk*: computed once
+(or found in a memo of recent rows, by token ids: the lower layers never
+change), it is the input of every forward of the top layers alone: acting, the
+critic's frozen feature, each PPO epoch. Encoder-decoder: the encoder runs once per prompt
 and its output is shared by the candidates' decoder passes.
 
 Gradients flow through the same path (PPO re-scores with it).
@@ -33,8 +34,7 @@ Gradients flow through the same path (PPO re-scores with it).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,8 +99,10 @@ class Scorer:
         normalization: str = "token",
         separator: str = " ",
         trunk_layers: int = 0,
+        trunk_memo_mb: float = 256.0,
     ):
-        """``trunk_layers``: how many lower decoder layers carry no adapter (their output is cached)."""
+        """``trunk_layers``: how many lower decoder layers carry no adapter (their output is kept, and the
+        last ``trunk_memo_mb`` MB of it remembered by token ids: a prompt seen again skips those layers)."""
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"scoring.normalization: {normalization!r} is not one of {NORMALIZATIONS}")
         self.model = model
@@ -108,6 +110,9 @@ class Scorer:
         self.normalization = normalization
         self.separator = separator
         self.trunk_layers = trunk_layers
+        self.trunk_memo_bytes = int(trunk_memo_mb * 2**20)
+        self._trunk_memo: OrderedDict[tuple[int, ...], torch.Tensor] = OrderedDict()
+        self._memo_bytes = 0
         hf, _ = _backbone_and_head(model)
         self.is_encoder_decoder = bool(hf.config.is_encoder_decoder)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -203,7 +208,7 @@ class Scorer:
         # tokens see only the prompt there too, so the start of its cached packed row is its trunk here.
         if self._has_trunks(batch):
             prompts = [e.trunk[: len(e.prefix)] for e in batch]  # type: ignore[index]
-            h = self._run_upper(hf.base_model, prompts, mask, None)
+            h = self._run_layers(hf.base_model, self.trunk_layers, None, prompts, mask, None)
         else:
             h = hf.base_model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
         last = torch.tensor([len(e.prefix) - 1 for e in batch], device=device)
@@ -262,17 +267,12 @@ class Scorer:
         mask = torch.zeros((n, 1, length, length), dtype=dtype)
         mask.masked_fill_(~allowed[:, None], torch.finfo(dtype).min)
         body = hf.base_model
-        if self._has_trunks(batch):
-            h = self._run_upper(body, [e.trunk for e in batch], mask.to(device), pos_t.to(device))  # type: ignore[misc]
+        ids_d, mask_d, pos_d = input_ids.to(device), mask.to(device), pos_t.to(device)
+        if self.trunk_layers:
+            self._fill_trunks(body, batch, ids_d, mask_d, pos_d, [len(r) for r in rows])
+            h = self._run_layers(body, self.trunk_layers, None, [e.trunk for e in batch], mask_d, pos_d)  # type: ignore[misc]
         else:
-            with self._keeping_trunks(body, batch, [len(r) for r in rows]):
-                out = body(
-                    input_ids=input_ids.to(device),
-                    attention_mask=mask.to(device),
-                    position_ids=pos_t.to(device),
-                    use_cache=False,
-                )
-            h = out.last_hidden_state
+            h = body(input_ids=ids_d, attention_mask=mask_d, position_ids=pos_d, use_cache=False).last_hidden_state
         rr = torch.tensor([p[0] for p in pred_idx], device=device)
         cc = torch.tensor([p[1] for p in pred_idx], device=device)
         logits = head(h[rr, cc]).float()
@@ -284,38 +284,82 @@ class Scorer:
     def _has_trunks(self, batch: list[EncodedPrompt]) -> bool:
         return bool(self.trunk_layers) and all(e.trunk is not None for e in batch)
 
-    @contextmanager
-    def _keeping_trunks(self, body: nn.Module, batch: list[EncodedPrompt], lengths: list[int]) -> Iterator[None]:
-        """Keep each row's output of the lower (adapter-free) layers in its prompt while ``body`` runs."""
-        if not self.trunk_layers:
-            yield
+    @staticmethod
+    def _row_key(e: EncodedPrompt) -> tuple[int, ...]:
+        key = list(e.prefix)
+        for s in e.suffixes:
+            key += [-1, *s]  # -1: no token id, so candidate boundaries are part of the key
+        return tuple(key)
+
+    def _fill_trunks(
+        self,
+        body: nn.Module,
+        batch: list[EncodedPrompt],
+        input_ids: torch.Tensor,
+        mask: torch.Tensor,
+        position_ids: torch.Tensor,
+        lengths: list[int],
+    ) -> None:
+        """Give every prompt its trunk: kept already, from the memo of earlier rows, or from a forward of the
+        lower layers alone over the rows that have none (which the memo then keeps)."""
+        todo = []
+        for r, e in enumerate(batch):
+            if e.trunk is None:
+                e.trunk = self._trunk_memo.get(self._row_key(e))
+                if e.trunk is None:
+                    todo.append(r)
+                else:
+                    self._trunk_memo.move_to_end(self._row_key(e))
+        if not todo:
             return
+        idx = torch.tensor(todo, device=input_ids.device)
+        sub = [batch[r] for r in todo]
+        h = self._run_layers(body, 0, self.trunk_layers, None, mask[idx], position_ids[idx], input_ids[idx])
+        for e, row, r in zip(sub, h.detach(), todo):
+            e.trunk = row[: lengths[r]].clone()
+            self._remember(self._row_key(e), e.trunk)
 
-        def keep(_module: nn.Module, _args: Any, out: torch.Tensor) -> None:
-            for e, row, n in zip(batch, out.detach(), lengths):
-                e.trunk = row[:n].clone()
+    def _remember(self, key: tuple[int, ...], trunk: torch.Tensor) -> None:
+        self._trunk_memo[key] = trunk
+        self._memo_bytes += trunk.numel() * trunk.element_size()
+        while self._memo_bytes > self.trunk_memo_bytes and self._trunk_memo:
+            _, old = self._trunk_memo.popitem(last=False)
+            self._memo_bytes -= old.numel() * old.element_size()
 
-        handle = body.layers[self.trunk_layers - 1].register_forward_hook(keep)  # type: ignore[union-attr,index]
-        try:
-            yield
-        finally:
-            handle.remove()
-
-    def _run_upper(
-        self, body: nn.Module, trunks: list[torch.Tensor], mask: torch.Tensor, position_ids: torch.Tensor | None
+    def _run_layers(
+        self,
+        body: nn.Module,
+        start: int,
+        stop: int | None,
+        trunks: list[torch.Tensor] | None,
+        mask: torch.Tensor,
+        position_ids: torch.Tensor | None,
+        input_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """The top layers (and the final norm) alone, on right-padded trunks: the last hidden state."""
-        length = mask.shape[-1]
-        embeds = trunks[0].new_zeros((len(trunks), length, trunks[0].shape[-1]))
-        for r, t in enumerate(trunks):
-            embeds[r, : len(t)] = t
+        """Decoder layers ``start:stop`` alone: from the tokens (``start`` 0) or from right-padded trunks. The
+        top layers end with the final norm (the last hidden state); the lower ones return their raw output."""
+        embeds = None
+        if trunks is not None:
+            embeds = trunks[0].new_zeros((len(trunks), mask.shape[-1], trunks[0].shape[-1]))
+            for r, t in enumerate(trunks):
+                embeds[r, : len(t)] = t
         layers: Any = body.layers
-        body.layers = nn.ModuleList(list(layers)[self.trunk_layers :])
+        body.layers = nn.ModuleList(list(layers)[start:stop])
+        kept: list[torch.Tensor] = []
+        handle = body.layers[-1].register_forward_hook(lambda _m, _a, out: kept.append(out)) if stop else None
         try:
-            out = body(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, use_cache=False)
+            out = body(
+                input_ids=input_ids,
+                inputs_embeds=embeds,
+                attention_mask=mask,
+                position_ids=position_ids,
+                use_cache=False,
+            )
         finally:
-            body.layers = layers  # type: ignore[union-attr]
-        return out.last_hidden_state
+            body.layers = layers
+            if handle is not None:
+                handle.remove()
+        return kept[0] if stop else out.last_hidden_state
 
     def _seq2seq_token_logprobs(self, batch: list[EncodedPrompt]) -> tuple[torch.Tensor, torch.Tensor]:
         hf, head = _backbone_and_head(self.model)

@@ -51,6 +51,7 @@ def build_policy(cfg: Config) -> ActorCritic:
         target_modules=cfg.lora.target_modules, critic_input=cfg.critic.input, critic_hidden=cfg.critic.hidden,
         normalization=cfg.scoring.normalization, separator=cfg.scoring.separator, autocast=cfg.model.autocast,
         cache_features=cfg.critic.cache_features, top_layers=cfg.lora.top_layers,
+        trunk_memo_mb=cfg.lora.trunk_memo_mb,
     )  # fmt: skip
 
 

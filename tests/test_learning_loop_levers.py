@@ -14,9 +14,17 @@ SKILLS = [["walk to the pancake", "open the microwave"], ["turn left", "go forwa
 
 def _policy(cache: bool, top_layers: int | None = None, critic_input: str = "base") -> ActorCritic:
     torch.manual_seed(0)
-    ac = ActorCritic(load_model("tiny", seed=0, dtype="fp32"), lora_r=4, lora_alpha=8, lora_dropout=0.0,
-                     critic_hidden=[16], autocast="none", cache_features=cache, top_layers=top_layers,
-                     critic_input=critic_input)
+    ac = ActorCritic(
+        load_model("tiny", seed=0, dtype="fp32"),
+        lora_r=4,
+        lora_alpha=8,
+        lora_dropout=0.0,
+        critic_hidden=[16],
+        autocast="none",
+        cache_features=cache,
+        top_layers=top_layers,
+        critic_input=critic_input,
+    )
     for n, p in ac.model.named_parameters():
         if "lora_B" in n:
             torch.nn.init.normal_(p, std=0.3)
@@ -81,3 +89,22 @@ def test_top_layer_lora_runs_later_forwards_on_the_kept_lower_layers_exactly(cri
 def test_top_layers_out_of_range_names_the_key():
     with pytest.raises(ValueError, match=r"lora.top_layers: must be in \[1, 2\]"):
         _policy(True, 3)
+
+
+def test_a_prompt_seen_again_takes_its_lower_layers_from_the_memo():
+    ac = _policy(True, 1)
+    with torch.no_grad():
+        first = ac(ac.encode(PROMPTS, SKILLS))
+        lower_calls = []
+        ac.model.get_base_model().model.layers[0].register_forward_hook(lambda *a: lower_calls.append(1))
+        again = ac(ac.encode(PROMPTS, SKILLS))  # new encodings of the same texts: acting on a repeated state
+        assert lower_calls == []
+        torch.testing.assert_close(first.log_probs, again.log_probs, atol=1e-5, rtol=0)
+        torch.testing.assert_close(first.values, again.values, atol=1e-5, rtol=0)
+        ac(ac.encode(["A new state"], [["turn left", "wait"]]))  # one new row: the lower layers run for it alone
+        assert len(lower_calls) == 1
+    memo = ac.scorer
+    assert len(memo._trunk_memo) == 4
+    memo.trunk_memo_bytes = 1  # the memo keeps no more than its size: a row bigger than that is not kept
+    memo._remember((1, 2, 3), torch.zeros(4))
+    assert list(memo._trunk_memo) == [] and memo._memo_bytes == 0
