@@ -222,7 +222,13 @@ def _run(args: argparse.Namespace, claimed: list[Path]) -> int:
         raise
     if dp.is_main():
         console.print(f"[bold]model:[/] {trainer.policy.source}")
-    trainer.train()
+    try:
+        trainer.train()
+    except BridgeError as e:  # a simulator that did not come back (restarts or reconnect_timeout spent)
+        print(f"agent-runtime: simulators ({cfg.env.bridge}) lost: {_first_line(e)}", file=sys.stderr)
+        print(f"agent-runtime: continue from the last checkpoint with --resume auto --name {cfg.run.name}",
+              file=sys.stderr)  # fmt: skip
+        return 1
     if not dp.is_main():
         return 0
     from agent_runtime.summary import summarize_run  # before/after figures, learning_curve.png, next commands
