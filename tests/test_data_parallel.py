@@ -153,3 +153,25 @@ def test_a_target_kl_stop_on_one_ranks_data_stops_both(two_ranks):
         s = r["kl_stats"]
         assert s["early_stop"] == 1.0 and s["actor_steps"] == 1.0, s  # of 4 epochs x 1 minibatch planned
         assert s["approx_kl"] == pytest.approx(((np.exp(0.5) - 1) - 0.5) / 2, rel=0.05)  # the global mean
+
+
+def test_each_rank_takes_every_nth_connect_address_and_needs_one():
+    from agent_runtime.distributed import share_of
+
+    addrs = ["tcp://a:1", "tcp://a:2", "tcp://b:1", "tcp://b:2", "tcp://c:1"]
+    assert share_of(addrs, 0, 2) == ["tcp://a:1", "tcp://b:1", "tcp://c:1"]
+    assert share_of(addrs, 1, 2) == ["tcp://a:2", "tcp://b:2"]
+    assert share_of([], 1, 2) == []
+    with pytest.raises(ValueError, match="2 --connect address.*3 ranks"):
+        share_of(addrs[:2], 0, 3)
+
+
+def test_run_nproc_re_executes_the_same_command_under_torchrun():
+    from agent_runtime.cli import _without_nproc
+    from agent_runtime.distributed import relaunch_argv
+
+    argv = ["run", "--nproc", "2", "--config", "toy", "--nproc=3", "--num-envs", "4"]
+    assert _without_nproc(argv) == ["run", "--config", "toy", "--num-envs", "4"]
+    cmd = relaunch_argv(2, _without_nproc(argv))
+    assert cmd[1:6] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m"]
+    assert cmd[6:] == ["agent_runtime.cli", "run", "--config", "toy", "--num-envs", "4"]

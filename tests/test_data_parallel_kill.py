@@ -120,3 +120,29 @@ def test_kill_9_of_one_rank_stops_the_job_and_resume_auto_continues(tmp_path):
     assert [u["update"] for u in updates][-3:] == [done["updates"], done["updates"] + 1, done["updates"] + 2]
     assert updates[-1]["decisions"] == total
     assert list_checkpoints(ckpts)[-1].name == f"step-{total:09d}"
+
+
+@pytest.mark.slow
+def test_a_stop_from_the_tui_reaches_every_rank_and_saves_once(tmp_path):
+    """The control socket is rank 0's; its stop is shared with rank 1 at the next round (else: a hang)."""
+    from bridges.telemetry_wire import ControlClient
+
+    ctl = f"ipc://{tmp_path}/ctl"
+    cmd = _cmd(tmp_path, "--total-decisions", "100000", "--set", "checkpoint.every=0",
+               "--set", f"telemetry.pub=ipc://{tmp_path}/pub", "--set", f"telemetry.control={ctl}")  # fmt: skip
+    job = subprocess.Popen(cmd, stdout=open(tmp_path / "log", "w"), stderr=subprocess.STDOUT, env=_env(), cwd=REPO)
+    updates = tmp_path / "dp" / "updates.jsonl"
+    try:
+        deadline = time.monotonic() + 240
+        while not (updates.exists() and updates.read_text().count("\n") >= 1) and time.monotonic() < deadline:
+            assert job.poll() is None, (tmp_path / "log").read_text()[-3000:]
+            time.sleep(0.5)
+        assert ControlClient(ctl, timeout=10.0)("stop")["ok"]
+        rc = job.wait(timeout=120)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert rc == 0, (tmp_path / "log").read_text()[-3000:]
+    (last,) = list_checkpoints(tmp_path / "dp" / "checkpoints")
+    done = torch.load(last / STATE_FILE, weights_only=False)["counters"]["decisions"]
+    assert done % 4 == 0 and done > PER_UPDATE  # whole rounds of 2 ranks x 2 envs, after the first update
