@@ -73,6 +73,13 @@ def _rank(rank: int, world: int, port: int, out: str) -> None:
 
         t.algo.learn = recording  # type: ignore[method-assign]
         rec["counters"] = t.train()["counters"]
+        rec["rng_saved"] = (t.sample_gen.get_state(), t.np_rng.bit_generator.state, torch.get_rng_state())
+        dist.barrier()  # rank 0 has written the final checkpoint
+        again = Trainer(_cfg(Path(out), f"run.total_decisions={UPDATES * 16 * world}", "run.name=equal",
+                             "checkpoint.resume=auto"))  # fmt: skip
+        rec["rng_resumed"] = (again.sample_gen.get_state(), again.np_rng.bit_generator.state, torch.get_rng_state())
+        rec["resumed_params"] = _trainable(again.policy)
+        again.close()
 
         # Target KL: rank 1's recorded log-probs are off by 0.5 (its approximate KL ~0.15), rank 0's are
         # exact (KL 0 on the first minibatch). The global KL (~0.07) is over 0.01: both stop after one step.
@@ -175,3 +182,13 @@ def test_run_nproc_re_executes_the_same_command_under_torchrun():
     cmd = relaunch_argv(2, _without_nproc(argv))
     assert cmd[1:6] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m"]
     assert cmd[6:] == ["agent_runtime.cli", "run", "--config", "toy", "--num-envs", "4"]
+
+
+def test_resume_auto_restores_every_rank_with_its_own_rng_state(two_ranks):
+    _, (r0, r1) = two_ranks
+    for r in (r0, r1):
+        (gen, np_state, torch_state), (gen2, np_state2, torch_state2) = r["rng_saved"], r["rng_resumed"]
+        assert torch.equal(gen, gen2) and np_state == np_state2 and torch.equal(torch_state, torch_state2)
+        assert torch.equal(r["resumed_params"], r0["params"][-1])
+    assert not torch.equal(r0["rng_saved"][0], r1["rng_saved"][0])  # each rank its own
+    assert r0["rng_saved"][1] != r1["rng_saved"][1]
