@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -33,8 +34,8 @@ def _ip(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture
 def namespaces():
     """Two namespaces, a veth pair between them, loopback up in both; always removed again."""
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("network namespaces need root and iproute2's `ip`")
     made = _ip("netns", "add", CLIENT_NS)
     if made.returncode != 0:
         pytest.skip(f"cannot create network namespaces here: {made.stderr.strip().splitlines()[-1:]}")
