@@ -243,6 +243,7 @@ class Trainer:
         self.updates += 1
         if dp.active():
             self._sync_counters()
+            self._log_other_ranks_episodes(rollout)
         eps = [e.record for e in rollout.episodes]
         succ = [float(e["success"]) for e in eps if e.get("success") is not None]
         n, ret, n_succ, succ_sum = dp.all_sum([len(eps), sum(e["return"] for e in eps), len(succ), sum(succ)])
@@ -266,6 +267,14 @@ class Trainer:
         for k, n in zip(keys, new):
             self._synced[k] += int(n)
             setattr(c, k, self._synced[k])
+
+    def _log_other_ranks_episodes(self, rollout: Rollout) -> None:
+        """Rank 0 logs the other ranks' episodes of this update (tagged with their rank) after its own."""
+        gathered = dp.gather_objects([e.record for e in rollout.episodes])
+        if dp.is_main():
+            for r, records in enumerate(gathered[1:], start=1):
+                for rec in records:
+                    self.sink.episode({**rec, "rank": r})
 
     def close(self) -> None:
         self.sink.close()

@@ -192,3 +192,12 @@ def test_resume_auto_restores_every_rank_with_its_own_rng_state(two_ranks):
         assert torch.equal(r["resumed_params"], r0["params"][-1])
     assert not torch.equal(r0["rng_saved"][0], r1["rng_saved"][0])  # each rank its own
     assert r0["rng_saved"][1] != r1["rng_saved"][1]
+
+
+def test_rank_0_logs_every_ranks_episodes(two_ranks):
+    out, _ = two_ranks
+    import json
+
+    records = [json.loads(x) for x in (out / "equal" / "episodes.jsonl").read_text().splitlines()]
+    assert len(records) == UPDATES * 32  # one decision per toy episode, 2 ranks x 16 per update
+    assert sum(r.get("rank") == 1 for r in records) == UPDATES * 16
