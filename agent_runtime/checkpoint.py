@@ -54,10 +54,12 @@ def save_checkpoint(
     keep: int,
     config_yaml: str = "",
     extra: Callable[[Path], None] | None = None,
+    extra_state: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``folder/step-<decisions>`` atomically; prune to the newest ``keep``.
 
-    ``extra(tmp_folder)`` may write more files (e.g. the guidance adapter) before the rename.
+    ``extra(tmp_folder)`` may write more files (e.g. the guidance adapter) before the rename;
+    ``extra_state`` goes into the state file too (data-parallel runs: every rank's RNG state).
     """
     folder.mkdir(parents=True, exist_ok=True)
     sweep_checkpoints(folder)
@@ -66,7 +68,8 @@ def save_checkpoint(
     try:
         policy.save(tmp)
         algorithm = {"name": algo.name, "state": algo.state_dict()}
-        torch.save({"counters": counters, "algorithm": algorithm, "rng": rng_state(np_rng)}, tmp / STATE_FILE)
+        state = {"counters": counters, "algorithm": algorithm, "rng": rng_state(np_rng), **(extra_state or {})}
+        torch.save(state, tmp / STATE_FILE)
         if config_yaml:
             (tmp / "config.yaml").write_text(config_yaml)
         if extra is not None:

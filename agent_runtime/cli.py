@@ -137,6 +137,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from agent_runtime.runfolder import UsageError
 
     setup_logging(args.log_level)
+    from agent_runtime import distributed as dp
+
+    if args.nproc is not None and args.nproc < 1:
+        raise UsageError(f"--nproc {args.nproc}: at least 1")
+    if args.nproc and args.nproc > 1 and not dp.launched() and not args.tui:
+        argv = _without_nproc(getattr(args, "argv", None) or sys.argv[1:])
+        os.execv(sys.executable, dp.relaunch_argv(args.nproc, argv))  # torchrun: N ranks of this command
     claimed: list[Path] = []  # a run folder this command created: removed again when a check fails and it is empty
     try:
         return _run(args, claimed)
@@ -145,28 +152,74 @@ def cmd_run(args: argparse.Namespace) -> int:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
+    finally:
+        dp.shutdown()
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
+
+
+def _prepare_ranks(args: argparse.Namespace, claimed: list[Path]):
+    """Under torchrun: rank 0 names and checks the run, every rank gets its config; (config, model device)."""
+    from agent_runtime import distributed as dp
+    from agent_runtime.runfolder import UsageError
+
+    if args.tui:
+        raise UsageError("--tui under torchrun: start `agent-runtime run --nproc N --tui` instead")
+    device = dp.init(_load(args).model.device)
+    cfg, error = None, None
+    if dp.is_main():
+        try:
+            cfg = _prepare_run(args, claimed)
+        except UsageError as e:
+            error = e
+    cfg, failed = dp.broadcast_object((cfg, error is not None))
+    if error is not None:
+        raise error
+    if failed:
+        raise SystemExit(2)  # rank 0 says why
+    if not dp.is_main():
+        import logging
+
+        logging.getLogger("agent_runtime").setLevel(logging.WARNING)  # rank 0 logs the run
+    return cfg, device
 
 
 def _run(args: argparse.Namespace, claimed: list[Path]) -> int:
+    from agent_runtime import distributed as dp
     from agent_runtime.checkpoint import sweep_checkpoints
     from agent_runtime.logs import console
     from agent_runtime.runfolder import UsageError
 
     if args.tui_web or args.tui_public:
         _check_tui_web(args)
-    cfg = _prepare_run(args, claimed)
+    if dp.launched():
+        cfg, device = _prepare_ranks(args, claimed)
+        cfg.model.device = device  # under nccl: this rank's GPU
+    else:
+        cfg = _prepare_run(args, claimed)
     run_dir = Path(cfg.run.output_dir) / cfg.run.name
     if args.tui or args.tui_web:
         return _run_with_tui(args, cfg)
-    print(f"run folder: {run_dir}", flush=True)  # stdout, unwrapped: where this run writes
-    sweep_checkpoints(run_dir / "checkpoints")
+    if dp.is_main():
+        print(f"run folder: {run_dir}", flush=True)  # stdout, unwrapped: where this run writes
+        sweep_checkpoints(run_dir / "checkpoints")
     from agent_runtime.envs import make_env
     from agent_runtime.trainer import Trainer, build_policy
     from bridges.client import BridgeError
 
     # The simulators first: a server that is not there or a wrong environment count shows before the model loads.
     try:
-        venv = make_env(cfg.env)
+        venv = make_env(dp.rank_config(cfg).env)  # this rank's simulators (all of them on one process)
     except (BridgeError, ValueError, OSError) as e:
         raise UsageError(f"simulators ({cfg.env.bridge}): {_first_line(e)}") from None
     try:
@@ -178,8 +231,17 @@ def _run(args: argparse.Namespace, claimed: list[Path]) -> int:
     except BaseException:
         venv.close()
         raise
-    console.print(f"[bold]model:[/] {trainer.policy.source}")
-    trainer.train()
+    if dp.is_main():
+        console.print(f"[bold]model:[/] {trainer.policy.source}")
+    try:
+        trainer.train()
+    except BridgeError as e:  # a simulator that did not come back (restarts or reconnect_timeout spent)
+        print(f"agent-runtime: simulators ({cfg.env.bridge}) lost: {_first_line(e)}", file=sys.stderr)
+        print(f"agent-runtime: continue from the last checkpoint with --resume auto --name {cfg.run.name}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    if not dp.is_main():
+        return 0
     from agent_runtime.summary import summarize_run  # before/after figures, learning_curve.png, next commands
 
     console.print(summarize_run(trainer.run_dir), markup=False, highlight=False, soft_wrap=True)
@@ -448,6 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--tui-public", action="store_true",
                    help="with --tui-web: allow a non-loopback bind; the page then needs a token")  # fmt: skip
+    p.add_argument("--nproc", type=int, metavar="N",
+                   help="data-parallel: N ranks on this machine (torchrun; each runs --num-envs simulators)")  # fmt: skip
 
     p = sub.add_parser("eval", help="success rate and mean return over a fixed seed list",
                        description="Evaluate one or more policies on the same seeds: a trained checkpoint, the zero-shot "
@@ -512,6 +576,7 @@ def main(argv: list[str] | None = None) -> int:
             break
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
+    args.argv = argv
     if rest and args.command != "bench":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -185,6 +185,7 @@ class Collector:
         self.control = control or NoControl()
         self.greedy = greedy
         self.decisions = decisions  # all environments' decisions so far (the global step)
+        self.world = 1  # data-parallel ranks acting in step (each round is world x n decisions)
         self.episodes = 0
         self.dropped = 0
         self.stats = EpisodeStats(self.n)
@@ -285,7 +286,7 @@ class Collector:
         if self.guide:
             self.guide.observe(obs, actions)
         results = self.venv.step(actions)
-        self.decisions += self.n
+        self.decisions += self.n * self.world
         ended = self._record(rollout, scored, actions, overridden, results, live, subgoals)
         rollout.episodes += ended
         if self.on_round is not None:

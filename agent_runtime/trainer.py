@@ -18,9 +18,18 @@ import torch
 import yaml
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from agent_runtime import distributed as dp
 from agent_runtime.algos.base import make_algorithm
 from agent_runtime.buffer import Rollout
-from agent_runtime.checkpoint import find_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
+from agent_runtime.checkpoint import (
+    STATE_FILE,
+    find_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from agent_runtime.config import Config
 from agent_runtime.envs import make_env
 from agent_runtime.logs import console
@@ -28,7 +37,7 @@ from agent_runtime.models import load_model
 from agent_runtime.policy import ActorCritic
 from agent_runtime.prompt import PromptBuilder
 from agent_runtime.rollout import Collector, LLMActor
-from agent_runtime.sinks import run_sinks
+from agent_runtime.sinks import Sink, run_sinks
 from agent_runtime.telemetry import Telemetry
 from bridges.spec import VecEnv
 
@@ -65,34 +74,47 @@ def build_guidance(cfg: Config, policy: ActorCritic, num_envs: int) -> Any:
 
 
 class Trainer:
-    """Online training of the LLM actor-critic on the configured environments."""
+    """Online training of the LLM actor-critic on the configured environments.
+
+    Under torchrun each rank builds one (see ``distributed``): ``venv`` is then this rank's
+    simulators (made from ``dp.rank_config(cfg).env``), and only rank 0 writes or serves anything."""
 
     def __init__(self, cfg: Config, venv: VecEnv | None = None, policy: ActorCritic | None = None):
         self.cfg = cfg
+        rc = dp.rank_config(cfg)  # this rank's seeds, share of --connect, telemetry (rank 0's equals cfg)
+        if dp.active() and cfg.guidance.enabled:
+            raise ValueError("guidance.enabled: not supported with several ranks (its adapter is not shared)")
         seed_everything(cfg.run.seed)
         self.run_dir = Path(cfg.run.output_dir) / cfg.run.name
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.policy = policy if policy is not None else build_policy(cfg)
         self.algo = make_algorithm(cfg, self.policy)
-        self.np_rng = np.random.default_rng(cfg.run.seed)
-        self.sample_gen = torch.Generator().manual_seed(cfg.run.seed)
+        seed = dp.rank_seed(cfg.run.seed)  # per rank: sampling, minibatch order, dropout
+        if dp.active():
+            seed_everything(seed)
+        self.np_rng = np.random.default_rng(seed)
+        self.sample_gen = torch.Generator().manual_seed(seed)
         start = {"decisions": 0, "updates": 0, "episodes": 0}
         self.resumed_from = self._find_resume(cfg.checkpoint.resume)
         if self.resumed_from is not None:
             start = load_checkpoint(self.resumed_from, self.policy, self.algo, self.np_rng)
-            self.sample_gen.manual_seed(cfg.run.seed + start["decisions"])  # continues from the restored counters
+            self.sample_gen.manual_seed(seed + start["decisions"])  # continues from the restored counters
+            if dp.active():
+                self._restore_rank_rng(self.resumed_from)
             log.info(
                 "resumed from %s at decision %d (update %d)", self.resumed_from, start["decisions"], start["updates"]
             )
+        dp.broadcast_parameters(self.policy.actor_parameters() + self.policy.critic_parameters())
         self.updates = start["updates"]
         self._saved_at: tuple[int, int] | None = None  # (decisions, updates) of this run's last checkpoint
-        self.venv = venv if venv is not None else make_env(cfg.env)
-        self.telemetry = Telemetry(cfg.telemetry.pub, cfg.telemetry.control, None)
-        if cfg.telemetry.frames and cfg.telemetry.pub:
+        self.venv = venv if venv is not None else make_env(rc.env)
+        self.telemetry = Telemetry(rc.telemetry.pub, rc.telemetry.control, None)
+        if rc.telemetry.frames and rc.telemetry.pub:
             from agent_runtime.video import LiveFrames
 
             self.venv = LiveFrames(self.venv, self.telemetry)
-        self.sink = run_sinks(cfg, self.run_dir, self.telemetry, start["decisions"] if self.resumed_from else None)
+        resume_at = start["decisions"] if self.resumed_from else None
+        self.sink = run_sinks(rc, self.run_dir, self.telemetry, resume_at) if dp.is_main() else Sink()
         self.algo.on_progress = lambda done, total: self.sink.status("updating", done=done, total=total)
         self.guide = build_guidance(cfg, self.policy, self.venv.num_envs)
         if self.guide is not None and self.resumed_from is not None and (self.resumed_from / "guidance").exists():
@@ -107,10 +129,16 @@ class Trainer:
             self.telemetry,
             cfg.run.greedy,
             start["decisions"],
-            base_seed=cfg.env.seed,
+            base_seed=rc.env.seed,
         )
         self.collector.episodes = start["episodes"]
-        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        # PPO: all ranks take the same rounds, each round is world x num_envs decisions. Whole-episode
+        # algorithms take as many rounds as their episodes need: their decisions are summed at each update.
+        self.collector.world = dp.world() if self.algo.name == "ppo" else 1
+        self._synced = {"episodes": start["episodes"], "decisions": start["decisions"]}  # at the last update
+        self.env_seed, self.progress = rc.env.seed, rc.run.progress
+        if dp.is_main():
+            (self.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
     def _find_resume(self, where: str | None) -> Path | None:
         if where is None:
@@ -125,19 +153,35 @@ class Trainer:
         c = self.collector if hasattr(self, "collector") else None
         return {"decisions": c.decisions if c else 0, "updates": self.updates, "episodes": c.episodes if c else 0}
 
-    def save(self) -> Path:
+    def save(self) -> Path | None:
+        """A checkpoint (rank 0 writes it, with every rank's RNG state); every rank calls this together."""
+        rank_rng = dp.gather_objects({**rng_state(self.np_rng), "sample": self.sample_gen.get_state()})
+        self._saved_at = (self.counters["decisions"], self.updates)
+        if not dp.is_main():
+            return None
         path = save_checkpoint(
             self.ckpt_dir, self.policy, self.algo, self.counters, self.np_rng, self.cfg.checkpoint.keep,
             yaml.safe_dump(self.cfg.to_dict(), sort_keys=False),
             extra=(lambda tmp: self.guide.save(str(tmp / "guidance"))) if self.guide else None,
+            extra_state={"rank_rng": rank_rng} if dp.active() else None,
         )  # fmt: skip
-        self._saved_at = (self.counters["decisions"], self.updates)
         log.info("checkpoint %s", path)
         return path
 
+    def _restore_rank_rng(self, path: Path) -> None:
+        """This rank's RNG states from a data-parallel checkpoint (written with as many ranks)."""
+        saved = torch.load(path / STATE_FILE, weights_only=False).get("rank_rng") or []
+        if len(saved) != dp.world():
+            log.warning("checkpoint %s holds RNG states of %d rank(s), not %d: fresh per-rank seeds", path,
+                        len(saved), dp.world())  # fmt: skip
+            return
+        mine = saved[dp.rank()]
+        set_rng_state(mine, self.np_rng)
+        self.sample_gen.set_state(mine["sample"])
+
     def _lr_fraction(self) -> float:
         """Linear annealing: from 1 at the start to 0 at ``run.total_decisions``."""
-        total, per_update = self.cfg.run.total_decisions, self.venv.num_envs * self.cfg.run.num_steps
+        total, per_update = self.cfg.run.total_decisions, self.venv.num_envs * self.cfg.run.num_steps * dp.world()
         if self.algo.name == "ppo":  # a fixed number of decisions per update
             return max(0.0, 1.0 - self.updates / math.ceil(total / per_update))
         return max(0.0, 1.0 - self.collector.decisions / total)
@@ -145,23 +189,32 @@ class Trainer:
     def train(self) -> dict[str, Any]:
         """Run until ``run.total_decisions``; returns the update records and the counters."""
         cfg, c = self.cfg, self.collector
-        c.reset([cfg.env.seed + i + 7919 * c.episodes for i in range(self.venv.num_envs)])
+        c.reset([self.env_seed + i + 7919 * c.episodes for i in range(self.venv.num_envs)])
         history: list[dict[str, Any]] = []
         progress = Progress(
             TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TextColumn("decisions"),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not cfg.run.progress,
+            TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not self.progress,
         )  # fmt: skip
         try:
             with progress:
                 task = progress.add_task("train", total=cfg.run.total_decisions, completed=c.decisions)
 
+                # Ranks act in lockstep under PPO (fixed-length rollouts): requests are shared every round;
+                # whole-episode algorithms take a varying number of rounds per rank: between updates.
+                each_round = not dp.active() or self.algo.name == "ppo"
+
                 def on_round() -> None:
                     progress.update(task, completed=c.decisions)
-                    self._handle_requests()
+                    if each_round:
+                        self._handle_requests()
 
                 c.on_round = on_round
                 while c.decisions < cfg.run.total_decisions and not c.halt:
                     t0 = time.perf_counter()
+                    if not each_round:
+                        self._handle_requests()
+                        if c.halt:
+                            break
                     if getattr(self.algo.settings, "anneal_lr", False):
                         self.algo.set_lr_fraction(self._lr_fraction())
                     rollout = self.algo.collect(c, cfg.run.num_steps, self.updates)
@@ -180,22 +233,29 @@ class Trainer:
         return {"updates": history, "counters": self.counters}
 
     def _handle_requests(self) -> None:
-        if self.telemetry.save_requested:
-            self.telemetry.save_requested = False
+        save, stop = self.telemetry.save_requested, self.telemetry.stop_requested
+        self.telemetry.save_requested = False
+        if dp.active():  # rank 0 serves the TUI: its requests hold for every rank, this round
+            save, stop = (x > 0 for x in dp.all_sum([save, stop]))
+        if save:
             self.save()
-        self.collector.halt = self.telemetry.stop_requested  # the TUI's q: stop, with a checkpoint
+        self.collector.halt = stop  # the TUI's q: stop, with a checkpoint
 
     def _learn(self, rollout: Rollout, collect_s: float) -> dict[str, Any]:
         t0 = time.perf_counter()
         self.sink.status("updating", update=self.updates + 1)
         stats = self.algo.learn(rollout, self.np_rng)
         self.updates += 1
+        if dp.active():
+            self._sync_counters()
+            self._log_other_ranks_episodes(rollout)
         eps = [e.record for e in rollout.episodes]
-        succ = [e["success"] for e in eps if e.get("success") is not None]
+        succ = [float(e["success"]) for e in eps if e.get("success") is not None]
+        n, ret, n_succ, succ_sum = dp.all_sum([len(eps), sum(e["return"] for e in eps), len(succ), sum(succ)])
         record = {
-            "update": self.updates, "decisions": self.collector.decisions, "episodes": len(eps),
-            "episode_return_mean": float(np.mean([e["return"] for e in eps])) if eps else None,
-            "success_rate": float(np.mean(succ)) if succ else None, "lr_actor": self.algo.lr,
+            "update": self.updates, "decisions": self.collector.decisions, "episodes": int(n),
+            "episode_return_mean": ret / n if n else None,
+            "success_rate": succ_sum / n_succ if n_succ else None, "lr_actor": self.algo.lr,
             "collect_s": collect_s, "update_s": time.perf_counter() - t0, **stats,
         }  # fmt: skip
         if self.guide:
@@ -203,6 +263,23 @@ class Trainer:
         self.sink.update(record)
         self.sink.status("acting")
         return record
+
+    def _sync_counters(self) -> None:
+        """The global episode (and, for whole-episode algorithms, decision) counts on every rank."""
+        c = self.collector
+        keys = ["episodes"] + ([] if c.world > 1 else ["decisions"])
+        new = dp.all_sum([getattr(c, k) - self._synced[k] for k in keys])
+        for k, n in zip(keys, new):
+            self._synced[k] += int(n)
+            setattr(c, k, self._synced[k])
+
+    def _log_other_ranks_episodes(self, rollout: Rollout) -> None:
+        """Rank 0 logs the other ranks' episodes of this update (tagged with their rank) after its own."""
+        gathered = dp.gather_objects([e.record for e in rollout.episodes])
+        if dp.is_main():
+            for r, records in enumerate(gathered[1:], start=1):
+                for rec in records:
+                    self.sink.episode({**rec, "rank": r})
 
     def close(self) -> None:
         self.sink.close()

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from agent_runtime import distributed as dp
 from agent_runtime.algos.ppo import ClippedPolicyUpdate
 from agent_runtime.buffer import Batch, Episode, Rollout
 from agent_runtime.config import GRPOSection
@@ -53,7 +54,7 @@ class GroupRelative(ClippedPolicyUpdate):
 
     def learn(self, rollout: Rollout, rng: np.random.Generator) -> dict[str, float]:
         eps: list[Episode] = [e for e in rollout.episodes if e.transitions]
-        if not eps:
+        if not dp.all_max(len(eps)):  # data-parallel: a rank without episodes still takes part
             return {}
         adv = group_advantages([e.record["return"] for e in eps], [e.seed for e in eps], self.settings.scale)
         flat = [t for e in eps for t in e.transitions]
@@ -64,7 +65,8 @@ class GroupRelative(ClippedPolicyUpdate):
             out = self.update(batch, rng)
         finally:
             self.policy.eval()
-        out["group_return_std"] = float(
-            np.mean([np.std([e.record["return"] for e in eps if e.seed == g]) for g in {e.seed for e in eps}])
-        )
+        if eps:
+            out["group_return_std"] = float(
+                np.mean([np.std([e.record["return"] for e in eps if e.seed == g]) for g in {e.seed for e in eps}])
+            )
         return out

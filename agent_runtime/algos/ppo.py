@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from agent_runtime import distributed as dp
 from agent_runtime.buffer import Batch, Rollout
 from agent_runtime.config import PolicyUpdateSection, PPOSection
 from agent_runtime.policy import ActorCritic
@@ -107,18 +108,18 @@ class ClippedPolicyUpdate:
         stop = False
         warmup = self.critic and self.updates_done < self.warmup_updates  # the critic alone
         params = self.policy.actor_parameters() + (self.policy.critic_parameters() if self.critic else [])
-        planned, done, actor_steps = s.update_epochs * -(-n // s.minibatch_size), 0, 0
+        n_iter = dp.all_max(n)  # data-parallel: every rank steps as often as the rank with the most decisions
+        planned, done, actor_steps = s.update_epochs * -(-n_iter // s.minibatch_size), 0, 0
         epoch_kls: list[float] = []
         for _epoch in range(s.update_epochs):
             epoch_kls = []
             order = rng.permutation(n)
-            for start in range(0, n, s.minibatch_size):
+            for start in range(0, n_iter, s.minibatch_size):
                 mb = order[start : start + s.minibatch_size]
                 adv = batch.advantages[mb]
                 mb_sampled = sampled[mb]
-                if s.norm_adv and int(mb_sampled.sum()) > 1:
-                    a = adv[mb_sampled]
-                    adv = (adv - a.mean()) / (a.std() + 1e-8)
+                if s.norm_adv:
+                    adv = dp.normalize_advantages(adv, mb_sampled)  # over all ranks' minibatches
                 for opt in self.optimizers:
                     opt.zero_grad(set_to_none=True)
                 kls: list[float] = []
@@ -128,6 +129,7 @@ class ClippedPolicyUpdate:
                     loss = self._loss(batch, idx, adv[sl], mb_sampled[sl], stats, kls, warmup)
                     (loss * len(idx) / len(mb)).backward()  # micro-batch share of the minibatch mean
                 epoch_kls += kls
+                dp.average_gradients(params, len(mb))
                 nn.utils.clip_grad_norm_(params, s.max_grad_norm)
                 for opt in self.optimizers[1:] if warmup else self.optimizers:
                     opt.step()
@@ -137,20 +139,24 @@ class ClippedPolicyUpdate:
                     self.on_progress(done, planned)
                 if warmup:
                     continue
-                if s.kl_stop == "minibatch" and s.target_kl is not None and kls and float(np.mean(kls)) > s.target_kl:
-                    stop = True
-                    break
-            if s.kl_stop == "epoch" and not warmup and s.target_kl is not None and epoch_kls:
-                stop = float(np.mean(epoch_kls)) > s.target_kl
+                if s.kl_stop == "minibatch" and s.target_kl is not None:
+                    kl = dp.global_mean(kls)  # all ranks stop together
+                    if kl is not None and kl > s.target_kl:
+                        stop = True
+                        break
+            if s.kl_stop == "epoch" and not warmup and s.target_kl is not None:
+                kl = dp.global_mean(epoch_kls)
+                stop = kl is not None and kl > s.target_kl
             if stop:
                 break
-        out = {k: float(np.mean(v)) if v else 0.0 for k, v in stats.items()}
+        out = dp.average_stats({k: float(np.mean(v)) if v else 0.0 for k, v in stats.items()})
         out["early_stop"] = float(stop)
         out["value_warmup"] = float(warmup)
         out["actor_steps"] = float(actor_steps)
-        if not warmup and epoch_kls:
-            out["kl_last_epoch"] = float(np.mean(epoch_kls))
-            self._adapt_lr(out["kl_last_epoch"])
+        last_kl = None if warmup else dp.global_mean(epoch_kls)
+        if last_kl is not None:
+            out["kl_last_epoch"] = last_kl
+            self._adapt_lr(last_kl)
         self.updates_done += 1
         return out
 
@@ -247,7 +253,7 @@ class PPO(ClippedPolicyUpdate):
             batch = rollout.batch(
                 lambda enc: self.policy.values(enc).float().cpu().tolist(), s.gamma, s.gae_lambda, s.time_limit_terminal
             )
-        if not len(batch):
+        if not dp.all_max(len(batch)):
             return {}
         self.policy.train()
         try:
