@@ -8,9 +8,11 @@ Real task configs (Tomato Salad, VirtualHome Food Preparation), the default mode
   value re-runs the frozen base model over the prompts for the critic, as the runtime did before;
 * cache: ``critic.cache_features: true``: the frozen feature of a prompt is computed once, when
   acting, and reused (exact: tests/test_learning_loop_levers.py);
-* new: the cache and ``lora.top_layers: N``: LoRA on the top N layers only; the lower layers' output
-  of each packed prompt is kept from acting, so the critic's frozen feature and every PPO epoch run
-  (and back-propagate through) the top N layers alone (exact for that placement: the same test file).
+* new: the cache and ``lora.top_layers: N`` (LoRA on every linear layer of the top N layers only):
+  the lower layers' output of each packed prompt (its trunk) is computed once, so the critic's
+  frozen feature and every PPO epoch run (and back-propagate through) the top N layers alone, and a
+  prompt seen before (``lora.trunk_memo_mb``) skips the lower layers when acting too (exact for that
+  placement: the same test file).
 
 Each path runs in its own child process, one after the other for each repeat. The loop time is the
 sum of the updates' ``collect_s`` and ``update_s`` (model loading and checkpoint writing are left
@@ -36,14 +38,16 @@ from typing import Any
 
 GFLOP_PER_TOKEN = 0.21  # SmolLM2-135M forward (DESIGN.md: ~106M body parameters)
 N_LAYERS = 30  # SmolLM2-135M's decoder layers
+ALL_LINEAR = "[q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj]"  # the new path's LoRA targets
 
 
 def paths(top_layers: int) -> dict[str, list[str]]:
-    """Each path's config switches."""
+    """Each path's config switches (the same whatever the task configs' defaults are)."""
+    before = ["lora.top_layers=null", "lora.target_modules=[q_proj,v_proj]"]
     return {
-        "old": ["critic.cache_features=false"],
-        "cache": ["critic.cache_features=true"],
-        "new": ["critic.cache_features=true", f"lora.top_layers={top_layers}"],
+        "old": ["critic.cache_features=false", *before],
+        "cache": ["critic.cache_features=true", *before],
+        "new": ["critic.cache_features=true", f"lora.top_layers={top_layers}", f"lora.target_modules={ALL_LINEAR}"],
     }
 
 
@@ -81,8 +85,15 @@ def _run(config: str, switches: list[str], decisions: int, threads: int, epochs:
         ])  # fmt: skip
         t = Trainer(cfg)
         timing = {"act": 0.0, "sim": 0.0, "upd_fwd": 0.0}
-        tokens = {"packed": 0, "prompt": 0, "acted": 0}
-        forward, step = t.policy.forward, t.venv.step
+        tokens = {"packed": 0, "prompt": 0, "acted": 0, "lower": 0}
+        forward, step, run_layers = t.policy.forward, t.venv.step, t.policy.scorer._run_layers
+
+        def counted_layers(body: Any, start: int, stop: Any, *a: Any, **kw: Any) -> Any:
+            if start == 0:  # the lower layers alone: rows not found in the trunk memo (padded length)
+                tokens["lower"] += a[1].shape[0] * a[1].shape[-1]
+            return run_layers(body, start, stop, *a, **kw)
+
+        t.policy.scorer._run_layers = counted_layers  # type: ignore[method-assign]
 
         def timed_forward(batch: Any, with_values: bool = True) -> Any:
             t0 = time.perf_counter()
@@ -112,6 +123,7 @@ def _run(config: str, switches: list[str], decisions: int, threads: int, epochs:
             "upd_fwd_s": timing["upd_fwd"], "upd_rest_s": update - timing["upd_fwd"],
             "packed_tokens": tokens["packed"] / max(1, tokens["acted"]),
             "prompt_tokens": tokens["prompt"] / max(1, tokens["acted"]),
+            "lower_tokens": tokens["lower"] / max(1, tokens["acted"]),
         })  # fmt: skip
 
 
@@ -138,9 +150,13 @@ def flops_per_decision(r: dict[str, float], epochs: int, switches: list[str]) ->
     forward and a backward of about the same cost, plus the critic's prompt forward unless cached; with
     ``lora.top_layers`` every forward after acting's packed one runs that fraction of the layers."""
     cache = "critic.cache_features=true" in switches
-    top = next((int(s.split("=")[1]) for s in switches if s.startswith("lora.top_layers=")), N_LAYERS)
-    upper = top / N_LAYERS
-    acting = r["packed_tokens"] + r["prompt_tokens"] * upper
+    top = next((int(v) for s in switches if s.startswith("lora.top_layers=") and (v := s.split("=")[1]) != "null"), 0)
+    if not top:
+        acting = r["packed_tokens"] + r["prompt_tokens"]
+        upper = 1.0
+    else:  # the lower layers ran only over rows not in the memo (counted), the top ones over every row
+        upper = top / N_LAYERS
+        acting = r["lower_tokens"] * (1 - upper) + (r["packed_tokens"] + r["prompt_tokens"]) * upper
     per_epoch = 2 * r["packed_tokens"] * upper + (0 if cache else r["prompt_tokens"])
     return GFLOP_PER_TOKEN * (acting + epochs * per_epoch)
 
@@ -150,7 +166,7 @@ def main() -> None:
     ap.add_argument("--decisions", type=int, default=64, help="decisions per run (4 envs x 8 steps per update)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--top-layers", type=int, default=4, help="lora.top_layers of the new path")
+    ap.add_argument("--top-layers", type=int, default=6, help="lora.top_layers of the new path")
     ap.add_argument("--repeats", type=int, default=1, help="runs of each path per task")
     args = ap.parse_args()
     rate = matmul_rate(args.threads)

@@ -17,6 +17,10 @@ case $name in
   # A3: A with the actor starting at 3e-4 (the first policy step of A overshot the KL target 10x)
   A3) cfg=(--set ppo.lr_actor=3e-4 --set ppo.update_epochs=2 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch
            --set ppo.kl_target=0.003 --set ppo.lr_actor_max=5e-3 --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false) ;;
+  # T6: A3 with LoRA on every linear layer of the top 6 layers only (lora.top_layers; 3.7x the loop speed)
+  T6) cfg=(--set ppo.lr_actor=3e-4 --set ppo.update_epochs=2 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch
+           --set ppo.kl_target=0.003 --set ppo.lr_actor_max=5e-3 --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false
+           --set lora.top_layers=6 --set "lora.target_modules=[q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj]") ;;
   # A + exploration: 5% uniform mixture over the valid skills
   Ae) cfg=(--set ppo.lr_actor=1e-3 --set ppo.update_epochs=2 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch
            --set ppo.kl_target=0.003 --set ppo.lr_actor_max=5e-3 --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false
