@@ -10,4 +10,6 @@ python benchmarks/overcooked.py > $OUT/overcooked.txt 2>/dev/null
 python benchmarks/crafter.py > $OUT/crafter.txt 2>/dev/null
 python benchmarks/telemetry.py --trainer --decisions 256 --repeats 3 > $OUT/telemetry.txt 2>/dev/null
 python benchmarks/ppo_update.py > $OUT/ppo_update.txt 2>/dev/null
+python benchmarks/learning_loop.py --decisions 128 2>/dev/null | grep -v -i "warn\|loading" > $OUT/learning_loop.txt
+python benchmarks/data_parallel.py > $OUT/data_parallel.txt 2>/dev/null
 grep -h RESULT $OUT/*.txt

@@ -21,6 +21,10 @@ case $name in
   T6) cfg=(--set ppo.lr_actor=3e-4 --set ppo.update_epochs=2 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch
            --set ppo.kl_target=0.003 --set ppo.lr_actor_max=5e-3 --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false
            --set lora.top_layers=6 --set "lora.target_modules=[q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj]") ;;
+  # T6f: T6 with a fixed actor rate and raw advantages (no kl_target, norm_adv false): the step follows the signal
+  T6f) cfg=(--set ppo.lr_actor=1e-3 --set ppo.update_epochs=2 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch
+            --set ppo.kl_target=null --set ppo.norm_adv=false --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false
+            --set lora.top_layers=6 --set "lora.target_modules=[q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj]") ;;
   # A + exploration: 5% uniform mixture over the valid skills
   Ae) cfg=(--set ppo.lr_actor=1e-3 --set ppo.update_epochs=2 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch
            --set ppo.kl_target=0.003 --set ppo.lr_actor_max=5e-3 --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false

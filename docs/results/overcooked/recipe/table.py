@@ -1,6 +1,6 @@
 """Recipe sweep table: per run, training-episode success and the greedy policy at each checkpoint.
 
-Usage (from the repo root): python docs/results/overcooked/recipe/table.py [--greedy] RUN_DIR...
+Usage (from the repo root): python docs/results/overcooked/recipe/table.py [--greedy] [--sampled] [--plot FILE.png] RUN_DIR...
 Writes docs/results/overcooked/recipe/results.json and prints a markdown table.
 
 - decisions to 0.9: the first decision count at which the last 20 training episodes reach 0.9 success
@@ -9,7 +9,9 @@ Writes docs/results/overcooked/recipe/results.json and prints a markdown table.
 - in flight: decisions so far of the longest episode still running at the end (a loop shows here first:
   a successful episode takes 12-40 decisions, the 200-step limit ~60-190);
 - --greedy: one greedy episode per checkpoint (the kitchen is deterministic with randomize false, so every
-  evaluation seed gives the same episode): success and decisions; results cached in <run>/greedy.json.
+  evaluation seed gives the same episode): success and decisions; results cached in <run>/greedy.json;
+- --sampled: the last checkpoint, sampling, on 8 fixed seeds (<run>/sampled.json);
+- --plot FILE.png: training success (20-episode window) against decisions, greedy checkpoints as dots.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def greedy(run: Path) -> dict:
 
     cache = run / "greedy.json"
     done = json.loads(cache.read_text()) if cache.exists() else {}
-    cfg = load_config(str(run / "config.yaml"), ["model.threads=1", "checkpoint.resume=null"])
+    cfg = load_config(str(run / "config.yaml"), ["model.threads=2", "checkpoint.resume=null"])
     policy = None
     for ck in sorted((run / "checkpoints").glob("step-*")):
         if ck.name in done:
@@ -73,18 +75,66 @@ def greedy(run: Path) -> dict:
     return done
 
 
+def sampled(run: Path, seeds: int = 8) -> dict:
+    """The last checkpoint, sampling (as in training), on fixed seeds 1000.. (cached in <run>/sampled.json)."""
+    from agent_runtime.config import load_config
+    from agent_runtime.evaluate import evaluate
+
+    cache = run / "sampled.json"
+    last = sorted((run / "checkpoints").glob("step-*"))[-1]
+    if cache.exists() and json.loads(cache.read_text()).get("checkpoint") == last.name:
+        return json.loads(cache.read_text())
+    cfg = load_config(str(run / "config.yaml"), ["model.threads=2", "checkpoint.resume=null"])
+    res = evaluate(cfg, "checkpoint", list(range(1000, 1000 + seeds)), checkpoint=str(last), num_envs=4, greedy=False)
+    out = {"checkpoint": last.name, **res.summary()}
+    cache.write_text(json.dumps(out, indent=1))
+    return out
+
+
+def plot(runs: list[Path], res: dict, path: Path) -> None:
+    """Training success (last 20 episodes) against decisions per run, greedy checkpoints as marks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for run in runs:
+        eps = [json.loads(x) for x in (run / "episodes.jsonl").read_text().splitlines() if x.strip()]
+        s = np.array([float(bool(e.get("success"))) for e in eps])
+        x = [e["decisions"] for e in eps]
+        y = [s[max(0, i - 19) : i + 1].mean() for i in range(len(s))]
+        (line,) = ax.plot(x, y, label=run.name)
+        g = res.get(run.name, {}).get("greedy") or {}
+        gx = [int(k.split("-")[-1]) for k in sorted(g)]
+        ax.scatter(gx, [1.04 if g[k]["success"] else -0.04 for k in sorted(g)], color=line.get_color(), s=12)
+    ax.axhline(0.9, color="grey", lw=0.5, ls="--")
+    ax.set_xlabel("decisions (all environments)")
+    ax.set_ylabel("success, last 20 training episodes")
+    ax.set_title("Tomato Salad, default model; dots: greedy checkpoint succeeded (top) / failed (bottom)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def main(args: list[str]) -> None:
     do_greedy = "--greedy" in args
-    runs = [Path(a) for a in args if a != "--greedy"]
+    do_sampled = "--sampled" in args
+    plot_to = args[args.index("--plot") + 1] if "--plot" in args else None
+    runs = [Path(a) for a in args if not a.startswith("--") and a != plot_to]
     res = {}
     for run in runs:
         res[run.name] = training(run)
         if do_greedy:
             res[run.name]["greedy"] = greedy(run)
+        if do_sampled:
+            res[run.name]["sampled_last"] = sampled(run)
     path = OUT / "results.json"
     old = json.loads(path.read_text()) if path.exists() else {}
     old.update(res)
     path.write_text(json.dumps(old, indent=1))
+    if plot_to:
+        plot(runs, old, OUT / plot_to)
     print("| run | decisions | episodes | to 0.9 | success first/last quarter | decisions/episode first/last | final 20 | collapsed | in flight | greedy by checkpoint |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, r in old.items():
