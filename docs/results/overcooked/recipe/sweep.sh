@@ -25,6 +25,11 @@ case $name in
   T6f) cfg=(--set ppo.lr_actor=1e-3 --set ppo.update_epochs=2 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch
             --set ppo.kl_target=null --set ppo.norm_adv=false --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false
             --set lora.top_layers=6 --set "lora.target_modules=[q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj]") ;;
+  # T6b: T6f with 256 decisions per update and minibatches of 128 (fewer, less noisy steps)
+  T6b) cfg=(--set ppo.lr_actor=1e-3 --set ppo.update_epochs=2 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch
+            --set ppo.kl_target=null --set ppo.norm_adv=false --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false
+            --set lora.top_layers=6 --set "lora.target_modules=[q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj]"
+            --set run.num_steps=64 --set ppo.minibatch_size=128) ;;
   # A + exploration: 5% uniform mixture over the valid skills
   Ae) cfg=(--set ppo.lr_actor=1e-3 --set ppo.update_epochs=2 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch
            --set ppo.kl_target=0.003 --set ppo.lr_actor_max=5e-3 --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false
