@@ -63,7 +63,7 @@ def greedy(run: Path) -> dict:
 
     cache = run / "greedy.json"
     done = json.loads(cache.read_text()) if cache.exists() else {}
-    cfg = load_config(str(run / "config.yaml"), ["model.threads=2", "checkpoint.resume=null"])
+    cfg = load_config(str(run / "config.yaml"), ["model.threads=1", "checkpoint.resume=null"])
     policy = None
     for ck in sorted((run / "checkpoints").glob("step-*")):
         if ck.name in done:
@@ -84,7 +84,7 @@ def sampled(run: Path, seeds: int = 8) -> dict:
     last = sorted((run / "checkpoints").glob("step-*"))[-1]
     if cache.exists() and json.loads(cache.read_text()).get("checkpoint") == last.name:
         return json.loads(cache.read_text())
-    cfg = load_config(str(run / "config.yaml"), ["model.threads=2", "checkpoint.resume=null"])
+    cfg = load_config(str(run / "config.yaml"), ["model.threads=1", "checkpoint.resume=null"])
     res = evaluate(cfg, "checkpoint", list(range(1000, 1000 + seeds)), checkpoint=str(last), num_envs=4, greedy=False)
     out = {"checkpoint": last.name, **res.summary()}
     cache.write_text(json.dumps(out, indent=1))
