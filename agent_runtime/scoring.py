@@ -302,22 +302,24 @@ class Scorer:
     ) -> None:
         """Give every prompt its trunk: kept already, from the memo of earlier rows, or from a forward of the
         lower layers alone over the rows that have none (which the memo then keeps)."""
-        todo = []
+        todo: list[tuple[int, tuple[int, ...]]] = []  # (row, its memo key)
         for r, e in enumerate(batch):
             if e.trunk is None:
-                e.trunk = self._trunk_memo.get(self._row_key(e))
+                key = self._row_key(e)
+                e.trunk = self._trunk_memo.get(key)
                 if e.trunk is None:
-                    todo.append(r)
+                    todo.append((r, key))
                 else:
-                    self._trunk_memo.move_to_end(self._row_key(e))
+                    self._trunk_memo.move_to_end(key)
         if not todo:
             return
-        idx = torch.tensor(todo, device=input_ids.device)
-        sub = [batch[r] for r in todo]
+        rows = [r for r, _ in todo]
+        idx = torch.tensor(rows, device=input_ids.device)
         h = self._run_layers(body, 0, self.trunk_layers, None, mask[idx], position_ids[idx], input_ids[idx])
-        for e, row, r in zip(sub, h.detach(), todo):
-            e.trunk = row[: lengths[r]].clone()
-            self._remember(self._row_key(e), e.trunk)
+        for (r, key), row in zip(todo, h.detach()):
+            trunk = row[: lengths[r]].clone()
+            batch[r].trunk = trunk
+            self._remember(key, trunk)
 
     def _remember(self, key: tuple[int, ...], trunk: torch.Tensor) -> None:
         self._trunk_memo[key] = trunk

@@ -31,16 +31,11 @@ def _policy(cache: bool, top_layers: int | None = None, critic_input: str = "bas
     return ac
 
 
-def test_cached_base_features_equal_the_plain_path_with_gradients():
-    plain, cached = _policy(False), _policy(True)
-    enc_p, enc_c = plain.encode(PROMPTS, SKILLS), cached.encode(PROMPTS, SKILLS)
-    with torch.no_grad():
-        cached(enc_c)  # acting fills the cache
-    assert all(e.base_features is not None for e in enc_c)
-    assert all(e.base_features is None for e in enc_p)
-    for _ in range(2):  # two "epochs": the second reads the cache only
+def _assert_epochs_match(plain: ActorCritic, enc_p: list, other: ActorCritic, enc_o: list) -> None:
+    """Two "epochs" of a PPO-like loss: the same values, log-probs and gradients on both paths."""
+    for _ in range(2):
         outs = []
-        for ac, enc in ((plain, enc_p), (cached, enc_c)):
+        for ac, enc in ((plain, enc_p), (other, enc_o)):
             ac.zero_grad(set_to_none=True)
             out = ac(enc)
             loss = (out.values - 1.0).pow(2).mean() - out.log_probs[:, 0].mean()
@@ -52,6 +47,16 @@ def test_cached_base_features_equal_the_plain_path_with_gradients():
         assert ga.keys() == gb.keys() and ga
         for n in ga:
             torch.testing.assert_close(ga[n], gb[n], atol=1e-4, rtol=1e-4, msg=n)
+
+
+def test_cached_base_features_equal_the_plain_path_with_gradients():
+    plain, cached = _policy(False), _policy(True)
+    enc_p, enc_c = plain.encode(PROMPTS, SKILLS), cached.encode(PROMPTS, SKILLS)
+    with torch.no_grad():
+        cached(enc_c)  # acting fills the cache
+    assert all(e.base_features is not None for e in enc_c)
+    assert all(e.base_features is None for e in enc_p)
+    _assert_epochs_match(plain, enc_p, cached, enc_c)  # the second epoch reads the cache only
     # The bootstrap value reads the same cache.
     torch.testing.assert_close(plain.values(enc_p), cached.values(enc_c), atol=1e-4, rtol=0)
 
@@ -68,20 +73,7 @@ def test_top_layer_lora_runs_later_forwards_on_the_kept_lower_layers_exactly(cri
         assert e.trunk is not None and e.trunk.shape[0] == len(e.prefix) + sum(len(s) for s in e.suffixes)
     lower_calls = []
     kept.model.get_base_model().model.layers[0].register_forward_hook(lambda *a: lower_calls.append(1))
-    for _ in range(2):  # two "epochs": each runs the top layer alone
-        outs = []
-        for ac, enc in ((plain, enc_p), (kept, enc_k)):
-            ac.zero_grad(set_to_none=True)
-            out = ac(enc)
-            loss = (out.values - 1.0).pow(2).mean() - out.log_probs[:, 0].mean()
-            loss.backward()
-            outs.append((out, {n: p.grad.clone() for n, p in ac.named_parameters() if p.grad is not None}))
-        (a, ga), (b, gb) = outs
-        torch.testing.assert_close(a.values, b.values, atol=1e-4, rtol=0)
-        torch.testing.assert_close(a.log_probs, b.log_probs, atol=1e-4, rtol=0)
-        assert ga.keys() == gb.keys() and ga
-        for n in ga:
-            torch.testing.assert_close(ga[n], gb[n], atol=1e-4, rtol=1e-4, msg=n)
+    _assert_epochs_match(plain, enc_p, kept, enc_k)  # each epoch runs the top layer alone
     assert lower_calls == []
     torch.testing.assert_close(plain.values(enc_p), kept.values(enc_k), atol=1e-4, rtol=0)
 
