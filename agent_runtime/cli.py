@@ -10,7 +10,7 @@ import re
 import runpy
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 DEFAULT_CONFIG = "default"
 # The config a bare `--bridge NAME` picks (configs/<bridge>-<task>.yaml or configs/<bridge>.yaml).
@@ -21,6 +21,7 @@ BRIDGE_DEFAULT_TASK = {
     "overcooked_ai": "cramped_room",
 }
 REPO = Path(__file__).resolve().parent.parent
+FlagValue = Literal["value", "optional", "none"]
 
 MAIN_HELP = """\
 Run an LLM as an agent in live simulators and align it with online PPO.
@@ -142,7 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.nproc is not None and args.nproc < 1:
         raise UsageError(f"--nproc {args.nproc}: at least 1")
     if args.nproc and args.nproc > 1 and not dp.launched() and not args.tui:
-        argv = _without_nproc(getattr(args, "argv", None) or sys.argv[1:])
+        argv = _without_flags(getattr(args, "argv", None) or sys.argv[1:], NPROC_FLAGS)
         os.execv(sys.executable, dp.relaunch_argv(args.nproc, argv))  # torchrun: N ranks of this command
     claimed: list[Path] = []  # a run folder this command created: removed again when a check fails and it is empty
     try:
@@ -156,15 +157,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         dp.shutdown()
 
 
-def _without_nproc(argv: list[str]) -> list[str]:
-    out, skip = [], False
-    for a in argv:
+# Flags a relaunched run must not see again, and whether each takes a value: "value" (``--f V`` or ``--f=V``),
+# "optional" (``--f``, ``--f V`` where V does not start with "-", or ``--f=V``) or "none" (``--f`` only).
+NPROC_FLAGS: dict[str, FlagValue] = {"--nproc": "value"}  # torchrun's ranks run the command without it
+# `run --tui`'s child: the training run without the TUI
+TUI_FLAGS: dict[str, FlagValue] = {"--tui": "none", "--tui-public": "none", "--tui-web": "optional"}
+
+
+def _without_flags(argv: list[str], flags: dict[str, FlagValue]) -> list[str]:
+    """``argv`` without the given flags and their values (see ``NPROC_FLAGS`` for the kinds of value)."""
+    out: list[str] = []
+    skip = False
+    for i, a in enumerate(argv):
         if skip:
             skip = False
-        elif a == "--nproc":
+            continue
+        name, eq, _ = a.partition("=")
+        kind = flags.get(name)
+        if kind is None or (eq and kind == "none"):
+            out.append(a)  # not one of the flags (``--tui=x`` is not ``--tui``: argparse refuses it, the child too)
+        elif not eq and kind == "value":
             skip = True
-        elif not a.startswith("--nproc="):
-            out.append(a)
+        elif not eq and kind == "optional":
+            skip = i + 1 < len(argv) and not argv[i + 1].startswith("-")
     return out
 
 
@@ -258,7 +273,7 @@ def _run_with_tui(args: argparse.Namespace, cfg) -> int:
     sock = Path(tempfile.mkdtemp(prefix="agent-runtime-"))  # the sockets only (ipc paths must stay short)
     pub = cfg.telemetry.pub or f"ipc://{sock}/telemetry"
     ctl = cfg.telemetry.control or f"ipc://{sock}/control"
-    argv = _without_tui_flags(sys.argv[1:])
+    argv = _without_flags(sys.argv[1:], TUI_FLAGS)
     if not cfg.checkpoint.resume:
         argv += ["--name", cfg.run.name, "--set", f"run.output_dir={cfg.run.output_dir}"]  # the folder claimed here
     argv += ["--set", f"telemetry.pub={pub}", "--set", f"telemetry.control={ctl}", "--set", "run.progress=false"]
@@ -311,23 +326,6 @@ def _check_tui_web(args: argparse.Namespace) -> None:
         check(args.tui_web, args.tui_public, flags=("--tui-web", "--tui-public"))
     except WebError as e:
         raise UsageError(str(e)) from None
-
-
-def _without_tui_flags(argv: list[str]) -> list[str]:
-    """The run's own arguments, for its child: without --tui, --tui-web [HOST:PORT] and --tui-public."""
-    out: list[str] = []
-    skip = False
-    for i, a in enumerate(argv):
-        if skip:
-            skip = False
-            continue
-        if a in ("--tui", "--tui-public") or a.startswith("--tui-web="):
-            continue
-        if a == "--tui-web":
-            skip = i + 1 < len(argv) and not argv[i + 1].startswith("-")  # its optional HOST:PORT
-            continue
-        out.append(a)
-    return out
 
 
 STOP_WAIT_S = 300.0  # how long `run --tui` waits, after the TUI quits, for the run to save and stop

@@ -174,12 +174,12 @@ def test_each_rank_takes_every_nth_connect_address_and_needs_one():
 
 
 def test_run_nproc_re_executes_the_same_command_under_torchrun():
-    from agent_runtime.cli import _without_nproc
+    from agent_runtime.cli import NPROC_FLAGS, _without_flags
     from agent_runtime.distributed import relaunch_argv
 
     argv = ["run", "--nproc", "2", "--config", "toy", "--nproc=3", "--num-envs", "4"]
-    assert _without_nproc(argv) == ["run", "--config", "toy", "--num-envs", "4"]
-    cmd = relaunch_argv(2, _without_nproc(argv))
+    assert _without_flags(argv, NPROC_FLAGS) == ["run", "--config", "toy", "--num-envs", "4"]
+    cmd = relaunch_argv(2, _without_flags(argv, NPROC_FLAGS))
     assert cmd[1:6] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m"]
     assert cmd[6:] == ["agent_runtime.cli", "run", "--config", "toy", "--num-envs", "4"]
 

@@ -355,9 +355,9 @@ def test_non_loopback_bind_needs_public_and_public_needs_the_token():
     ],
 )
 def test_the_training_child_gets_the_run_arguments_without_the_tui_flags(argv, child):
-    from agent_runtime.cli import _without_tui_flags
+    from agent_runtime.cli import TUI_FLAGS, _without_flags
 
-    assert _without_tui_flags(argv) == child
+    assert _without_flags(argv, TUI_FLAGS) == child
 
 
 def test_loopback_names():
