@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from _procs import stop_process
 
 from bridges import protocol as P
 from bridges.client import BridgeError
@@ -141,8 +142,7 @@ def test_an_attached_runtime_survives_its_server_restarting_at_the_same_address(
         venv.close()
         first.stop()
         if second is not None:
-            second.kill()
-            second.wait()
+            stop_process(second)
 
 
 def test_an_attached_server_that_does_not_come_back_ends_in_a_clear_error() -> None:
@@ -225,7 +225,6 @@ def test_an_attached_server_killed_mid_step_is_noticed_by_its_dropped_connection
     finally:
         logging.getLogger("bridges").removeHandler(seen)
         venv.close()
-        first.kill()
+        stop_process(first)
         if second is not None:
-            second.kill()
-            second.wait()
+            stop_process(second)

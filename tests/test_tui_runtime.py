@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import zmq
+from _procs import stop_process
 
 from bridges import telemetry_wire as wire
 from tui.app import RuntimeApp
@@ -93,12 +94,7 @@ class RealRuntime:
 
     def stop(self) -> None:
         self.recorder.stop()
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -26,6 +26,7 @@ import pytest
 import zmq
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
+from _procs import stop_process  # noqa: E402
 from test_tui_runtime import RealRuntime, named_door  # noqa: E402
 
 from bridges import telemetry_wire as wire  # noqa: E402
@@ -118,12 +119,7 @@ class WebTUI:
             self.printed.append(line)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
 
 
 def wait_for(cond, rt: RealRuntime, what: str, timeout: float = 90.0, page=None):
@@ -341,8 +337,7 @@ def test_non_loopback_bind_needs_public_and_public_needs_the_token():
         with opener.open(base + "/static/js/textual.js", timeout=10) as r:
             assert r.status == 200
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
 
 
 @pytest.mark.parametrize(
