@@ -73,6 +73,23 @@ def build_guidance(cfg: Config, policy: ActorCritic, num_envs: int) -> Any:
     return Guidance(cfg.guidance, policy, num_envs, seed=cfg.run.seed)
 
 
+def budget_warning(total: int, world: int, num_envs: int, num_steps: int) -> str | None:
+    """What a PPO run does with a ``run.total_decisions`` that is not whole updates; None when it is.
+
+    Each update's rollout is ``world x num_envs x num_steps`` decisions and the loop collects rollouts
+    until the total is reached, so the last one is collected whole: ``ceil(total / rollout)`` updates."""
+    per_update = world * num_envs * num_steps
+    if total % per_update == 0:
+        return None
+    made = (f"{world} ranks x " if world > 1 else "") + f"{num_envs} envs x {num_steps} steps"
+    updates = math.ceil(total / per_update)
+    what = "smaller than" if total < per_update else "not a multiple of"
+    return (
+        f"run.total_decisions={total} is {what} one update's rollout of {per_update} decisions ({made}): "
+        f"the run takes {updates} update(s), {updates * per_update} decisions"
+    )
+
+
 class Trainer:
     """Online training of the LLM actor-critic on the configured environments.
 
@@ -139,6 +156,9 @@ class Trainer:
         self.env_seed, self.progress = rc.env.seed, rc.run.progress
         if dp.is_main():
             (self.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+            budget = (cfg.run.total_decisions, dp.world(), self.venv.num_envs, cfg.run.num_steps)
+            if self.algo.name == "ppo" and (warning := budget_warning(*budget)):  # fixed-length rollouts only
+                log.warning(warning)
 
     def _find_resume(self, where: str | None) -> Path | None:
         if where is None:
