@@ -21,6 +21,7 @@ BRIDGE_DEFAULT_TASK = {
     "overcooked_ai": "cramped_room",
 }
 REPO = Path(__file__).resolve().parent.parent
+BENCHMARKS = REPO / "benchmarks"  # `bench` scripts: in a source checkout, not in the wheel
 FlagValue = Literal["value", "optional", "none"]
 
 MAIN_HELP = """\
@@ -439,9 +440,16 @@ def cmd_model(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
-    script = REPO / "benchmarks" / f"{args.name}.py"
+    from agent_runtime.runfolder import UsageError
+
+    if not BENCHMARKS.is_dir():  # an installed wheel: the benchmarks are not packaged
+        raise UsageError(
+            f"bench: the installed package ({BENCHMARKS.parent}) has no benchmarks/: they need a source checkout; "
+            f"run `python -m agent_runtime.cli bench {args.name}` from its root (or install it with pip install -e .)"
+        )
+    script = BENCHMARKS / f"{args.name}.py"
     if not script.exists():
-        names = ", ".join(sorted(p.stem for p in (REPO / "benchmarks").glob("*.py")))
+        names = ", ".join(sorted(p.stem for p in BENCHMARKS.glob("*.py")))
         print(f"no benchmark {args.name!r}; available: {names}", file=sys.stderr)
         return 2
     sys.argv = [str(script), *rest]

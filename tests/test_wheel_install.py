@@ -63,3 +63,8 @@ def test_wheel_installs_and_trains_from_anywhere(tmp_path):
        cwd=work, env=env)  # fmt: skip
     plot = sh("agent-runtime", "plot", "runs/toy-run", "--out", "curve.png", cwd=work, env=env)
     assert (work / "curve.png").stat().st_size > 0 and "curve.png" in plot.stdout
+    # the benchmarks are not packaged: bench says, in one line, that they need a source checkout
+    bench = subprocess.run(["agent-runtime", "bench", "scoring"], cwd=work, env=env, capture_output=True, text=True,
+                           timeout=120)  # fmt: skip
+    assert bench.returncode == 2 and len(bench.stderr.strip().splitlines()) == 1, bench.stderr
+    assert "need a source checkout" in bench.stderr and str(venv) in bench.stderr, bench.stderr
