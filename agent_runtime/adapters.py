@@ -9,6 +9,7 @@ switches back. Every adapter's weights stay trainable: each role's optimiser hol
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,8 @@ from peft.utils import get_peft_model_state_dict, load_peft_weights
 from safetensors.torch import save_file
 from torch import nn
 from transformers import PreTrainedModel
+
+log = logging.getLogger(__name__)
 
 ACTOR = "default"
 CRITIC = "critic"
@@ -45,18 +48,26 @@ def resolve_target_modules(model: nn.Module, wanted: list[str]) -> list[str]:
 
 
 def _trunk_layers(base: PreTrainedModel, top_layers: int | None) -> int:
-    """How many lower decoder layers carry no adapter (``lora.top_layers``); 0 when every layer has one."""
+    """How many lower decoder layers carry no adapter (``lora.top_layers``); 0 when every layer has one.
+
+    The task configs ask for the top 6 layers; a model with 6 layers or fewer gets LoRA on every layer, and
+    an encoder-decoder model (no single layer stack to split) too, with a warning: the fast path is a speed
+    option, and the plain path computes the same policy for that placement.
+    """
     if top_layers is None:
         return 0
+    if top_layers < 1:
+        raise ValueError(f"lora.top_layers: must be at least 1 (or null for every layer), got {top_layers}")
     body = getattr(base, "base_model", None)
     n_layers = getattr(base.config, "num_hidden_layers", None)
     if base.config.is_encoder_decoder or not isinstance(getattr(body, "layers", None), nn.ModuleList) or not n_layers:
-        raise ValueError(
-            f"lora.top_layers: needs a decoder-only model with a `layers` list; {type(base).__name__} has none"
+        log.warning(
+            "lora.top_layers=%d: %s has no single decoder layer stack; LoRA goes on every layer (the plain path)",
+            top_layers,
+            type(base).__name__,
         )
-    if not 1 <= top_layers <= n_layers:
-        raise ValueError(f"lora.top_layers: must be in [1, {n_layers}] for this model, got {top_layers}")
-    return n_layers - top_layers
+        return 0
+    return max(0, n_layers - top_layers)
 
 
 class Adapters:

@@ -78,9 +78,10 @@ def test_top_layer_lora_runs_later_forwards_on_the_kept_lower_layers_exactly(cri
     torch.testing.assert_close(plain.values(enc_p), kept.values(enc_k), atol=1e-4, rtol=0)
 
 
-def test_top_layers_out_of_range_names_the_key():
-    with pytest.raises(ValueError, match=r"lora.top_layers: must be in \[1, 2\]"):
-        _policy(True, 3)
+def test_top_layers_out_of_range_names_the_key_and_a_deep_request_means_every_layer():
+    with pytest.raises(ValueError, match=r"lora.top_layers: must be at least 1"):
+        _policy(True, 0)
+    assert _policy(True, 6).adapters.trunk_layers == 0  # the configs' 6 on a 2-layer model: every layer
 
 
 def test_a_prompt_seen_again_takes_its_lower_layers_from_the_memo():
