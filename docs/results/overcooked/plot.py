@@ -1,4 +1,7 @@
-"""Learning curves (mean and range over seeds) of Tomato Salad runs; writes curves.png and summary.json."""
+"""Learning curves (mean and range over seeds) of salad-kitchen runs; writes curves.png and summary.json.
+
+Usage: python plot.py LOGS_DIR OUT_DIR [TASK_TITLE]
+"""
 
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ def curve(x: np.ndarray, y: np.ndarray, grid: np.ndarray, window: int = 20) -> n
     return out
 
 
-def main(logs: Path, out: Path) -> None:
+def main(logs: Path, out: Path, task: str = "Tomato Salad") -> None:
     runs = defaultdict(list)
     for f in sorted(logs.glob("*-s*.jsonl")):
         x, r, s = load(f)
@@ -67,7 +70,7 @@ def main(logs: Path, out: Path) -> None:
         }
     for ax, t in zip(axes, ("episode return", "success rate")):
         ax.set_xlabel("environment decisions")
-        ax.set_title(f"Tomato Salad: {t} (last 20 episodes)")
+        ax.set_title(f"{task}: {t} (last 20 episodes)")
         ax.set_xscale("symlog", linthresh=1000)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -78,4 +81,4 @@ def main(logs: Path, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]), *sys.argv[3:4])

@@ -30,6 +30,20 @@ case $name in
             --set ppo.kl_target=null --set ppo.norm_adv=false --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false
             --set lora.top_layers=6 --set "lora.target_modules=[q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj]"
             --set run.num_steps=64 --set ppo.minibatch_size=128) ;;
+  # T6m: the fast path with many small steps, as TWOSOME takes them (32 minibatches of 4 per 128 decisions there):
+  #      128 decisions an update, minibatches of 16, 4 epochs (32 optimiser steps an update), fixed rate 5e-4,
+  #      raw advantages, per-epoch KL stop 0.02. T6b took 4 steps per 256 decisions: 24 in a whole run.
+  T6m) cfg=(--set ppo.lr_actor=5e-4 --set ppo.update_epochs=4 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch
+            --set ppo.kl_target=null --set ppo.norm_adv=false --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false
+            --set lora.top_layers=6 --set "lora.target_modules=[q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj]"
+            --set run.num_steps=32 --set ppo.minibatch_size=16) ;;
+  # G6m: the critic-free group-relative algorithm (run.algorithm grpo) with T6m's step: each update plays 8
+  #      episodes from the same start (the kitchen is fixed: one group of 8), advantage = (return - group mean)
+  #      / group std, 4 epochs of minibatches of 16 at a fixed 5e-4, per-epoch KL stop 0.02
+  G6m) cfg=(--set run.algorithm=grpo --set grpo.groups=1 --set grpo.group_size=8 --set grpo.lr_actor=5e-4
+            --set grpo.update_epochs=4 --set grpo.minibatch_size=16 --set grpo.micro_batch_size=16
+            --set grpo.target_kl=0.02 --set grpo.kl_stop=epoch --set grpo.anneal_lr=false
+            --set lora.top_layers=6 --set "lora.target_modules=[q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj]") ;;
   # A + exploration: 5% uniform mixture over the valid skills
   Ae) cfg=(--set ppo.lr_actor=1e-3 --set ppo.update_epochs=2 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch
            --set ppo.kl_target=0.003 --set ppo.lr_actor_max=5e-3 --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false

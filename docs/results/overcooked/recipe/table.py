@@ -11,7 +11,9 @@ Writes docs/results/overcooked/recipe/results.json and prints a markdown table.
 - --greedy: one greedy episode per checkpoint (the kitchen is deterministic with randomize false, so every
   evaluation seed gives the same episode): success and decisions; results cached in <run>/greedy.json;
 - --sampled: the last checkpoint, sampling, on 8 fixed seeds (<run>/sampled.json);
-- --plot FILE.png: training success (20-episode window) against decisions, greedy checkpoints as dots.
+- --plot FILE.png: training success (20-episode window) against decisions, greedy checkpoints as dots;
+- --curve: every checkpoint (and the zero-shot model at 0 decisions), sampling, on 8 fixed seeds
+  (<run>/curve.json); --curve-plot FILE.png draws its success and decisions per episode against decisions.
 """
 
 from __future__ import annotations
@@ -91,6 +93,56 @@ def sampled(run: Path, seeds: int = 8) -> dict:
     return out
 
 
+def curve(run: Path, seeds: int = 8) -> dict:
+    """Sampled success and decisions per episode of the zero-shot model and of every checkpoint, on the same
+    fixed seeds 1000.. (cached in <run>/curve.json, keyed by decisions)."""
+    from agent_runtime.config import load_config
+    from agent_runtime.evaluate import evaluate
+    from agent_runtime.trainer import build_policy
+
+    cache = run / "curve.json"
+    done = json.loads(cache.read_text()) if cache.exists() else {}
+    cfg = load_config(str(run / "config.yaml"), ["model.threads=1", "checkpoint.resume=null"])
+    points = [("0", "zero-shot", None)] + [
+        (str(int(ck.name.split("-")[-1])), "checkpoint", str(ck)) for ck in sorted((run / "checkpoints").glob("step-*"))
+    ]
+    policy = None
+    for key, kind, ck in points:
+        if key in done:
+            continue
+        policy = policy or build_policy(cfg)
+        res = evaluate(cfg, kind, list(range(1000, 1000 + seeds)), checkpoint=ck, policy=policy, num_envs=4, greedy=False)
+        done[key] = res.summary()
+        cache.write_text(json.dumps(done, indent=1))
+    return done
+
+
+def plot_curve(runs: list[Path], res: dict, path: Path) -> None:
+    """Sampled evaluation along each run: success and decisions per episode against training decisions."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    for run in runs:
+        c = res.get(run.name, {}).get("curve") or {}
+        xs = sorted(c, key=int)
+        x = [int(k) for k in xs]
+        (line,) = a.plot(x, [c[k]["success_rate"] for k in xs], marker="o", ms=3, label=run.name)
+        b.plot(x, [c[k]["mean_length"] for k in xs], marker="o", ms=3, color=line.get_color())
+    a.axhline(0.9, color="grey", lw=0.5, ls="--")
+    a.set_ylim(-0.05, 1.05)
+    a.set_xlabel("training decisions")
+    a.set_ylabel("success, 8 sampled evaluation episodes")
+    b.set_xlabel("training decisions")
+    b.set_ylabel("decisions per evaluation episode")
+    a.legend(fontsize=7)
+    fig.suptitle("Tomato Salad, default model: the checkpoints on fixed seeds (0 = the zero-shot model)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def plot(runs: list[Path], res: dict, path: Path) -> None:
     """Training success (last 20 episodes) against decisions per run, greedy checkpoints as marks."""
     import matplotlib
@@ -120,8 +172,10 @@ def plot(runs: list[Path], res: dict, path: Path) -> None:
 def main(args: list[str]) -> None:
     do_greedy = "--greedy" in args
     do_sampled = "--sampled" in args
+    do_curve = "--curve" in args
     plot_to = args[args.index("--plot") + 1] if "--plot" in args else None
-    runs = [Path(a) for a in args if not a.startswith("--") and a != plot_to]
+    curve_to = args[args.index("--curve-plot") + 1] if "--curve-plot" in args else None
+    runs = [Path(a) for a in args if not a.startswith("--") and a not in (plot_to, curve_to)]
     res = {}
     for run in runs:
         res[run.name] = training(run)
@@ -129,12 +183,16 @@ def main(args: list[str]) -> None:
             res[run.name]["greedy"] = greedy(run)
         if do_sampled:
             res[run.name]["sampled_last"] = sampled(run)
+        if do_curve:
+            res[run.name]["curve"] = curve(run)
     path = OUT / "results.json"
     old = json.loads(path.read_text()) if path.exists() else {}
     old.update(res)
     path.write_text(json.dumps(old, indent=1))
     if plot_to:
         plot(runs, old, OUT / plot_to)
+    if curve_to:
+        plot_curve(runs, old, OUT / curve_to)
     print("| run | decisions | episodes | to 0.9 | success first/last quarter | decisions/episode first/last | final 20 | collapsed | in flight | greedy by checkpoint |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, r in old.items():
