@@ -50,6 +50,7 @@ class Family:
 
 _VH = "virtualhome-food-preparation"
 _GLAM = "babyai-gotolocal"
+_SALAD = "overcooked-tomato-salad"
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
@@ -79,6 +80,23 @@ FAMILIES: dict[str, Family] = {
                 Variant("french", f"{_GLAM}-french", note="observations, goal and actions in French"),
             ),
             "GLAM, generalisation tests",
+        ),
+        Family(
+            _SALAD,
+            _SALAD,
+            (
+                Variant(
+                    "random-layout",
+                    overrides=("env.options.randomize=true",),
+                    note="items and agent placed anew each reset",
+                ),
+                Variant(
+                    "tomato-lettuce",
+                    "overcooked-tomato-lettuce-salad",
+                    note="unseen task: lettuce-tomato salad, onion distractor",
+                ),
+            ),
+            "TWOSOME's kitchen: new layouts and an unseen dish",
         ),
         Family(
             "babyai-mixed",

@@ -117,6 +117,12 @@ def test_families_build_variants_on_the_saved_config():
     tasks = [c.env.task for _, c in member_configs(family_of(vh), vh, [])]
     assert tasks == ["food-preparation"] + [f"food-preparation-{v}" for v in
                                             ("cheese", "hamburger", "apple-pie", "pizza", "washing-plate", "laundry")]  # fmt: skip
+    salad = load_config("overcooked-tomato-salad", ["env.options.max_steps=100"]).to_dict()
+    members = dict(member_configs(family_of(salad), salad, []))
+    assert list(members) == ["trained", "random-layout", "tomato-lettuce"]
+    assert members["random-layout"].env.options["randomize"] is True and not members["trained"].env.options["randomize"]
+    assert members["tomato-lettuce"].env.task == "tomato-lettuce-salad"
+    assert all(c.env.options["max_steps"] == 100 for c in members.values())  # the run's own env settings stay
     with pytest.raises(ConfigError, match="no task family"):
         family_of(load_config("crafter").to_dict())
 
