@@ -32,6 +32,15 @@ $AR eval --suite generalisation --checkpoint runs/generalisation/toy-default --e
 $AR eval --suite general-ability --checkpoint runs/generalisation/toy-default \
   --json $OUT/toy-default-general-ability.json | tee $OUT/toy-default-general-ability.txt
 
+# 3. Session 4: a checkpoint that learned: Tomato Salad seed 1 of issue 13's recipe
+#    (bash docs/results/overcooked/recipe/sweep.sh T6m 1536 1 2 4 makes runs/recipe/T6m-s{1,2,4}).
+$AR eval --suite generalisation --checkpoint runs/recipe/T6m-s1 --episodes 8 --sample \
+  --json $OUT/salad-T6m-s1-sampled.json | tee $OUT/salad-T6m-s1-sampled.txt
+for s in 1 2 4; do
+  $AR eval --suite general-ability --checkpoint runs/recipe/T6m-s$s \
+    --json $OUT/salad-T6m-s$s-general-ability.json | tee $OUT/salad-T6m-s$s-general-ability.txt
+done
+
 # Not run here (CPU budget): GoToLocal and its four GLAM variants. The commands would be:
 #   $AR run --config babyai-gotolocal --name babyai-gotolocal --total-decisions N "${S[@]}"
 #   $AR eval --suite generalisation --checkpoint runs/generalisation/babyai-gotolocal --episodes 12 --json $OUT/babyai.json
