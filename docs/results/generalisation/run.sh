@@ -41,7 +41,11 @@ for s in 1 2 4; do
     --json $OUT/salad-T6m-s$s-general-ability.json | tee $OUT/salad-T6m-s$s-general-ability.txt
 done
 
-# Not run here (CPU budget): GoToLocal and its four GLAM variants. The commands would be:
-#   $AR run --config babyai-gotolocal --name babyai-gotolocal --total-decisions N "${S[@]}"
-#   $AR eval --suite generalisation --checkpoint runs/generalisation/babyai-gotolocal --episodes 12 --json $OUT/babyai.json
+# 4. GoToLocal (session 4; the evaluation did not finish in the session, and the checkpoint never succeeded in
+#    training: 12 episodes, all at the 64-step limit). The training run:
+#   $AR run --config babyai-gotolocal --name babyai-gotolocal --seed 1 --total-decisions 768 --set run.num_steps=32 \
+#     --set ppo.lr_actor=1e-3 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch --set lora.top_layers=6 \
+#     --set "lora.target_modules=[q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj]" \
+#     --set run.output_dir=runs/generalisation --set run.progress=false --set model.threads=1 --set checkpoint.every=2
+#   $AR eval --suite generalisation --checkpoint runs/generalisation/babyai-gotolocal --episodes 8 --sample --json $OUT/babyai-sampled.json
 #   $AR eval --suite general-ability --checkpoint runs/generalisation/babyai-gotolocal --json $OUT/babyai-general-ability.json
