@@ -51,7 +51,12 @@ def seed_everything(seed: int) -> None:
 
 
 def build_policy(cfg: Config) -> ActorCritic:
-    """Load the base model and put the LoRA actor and the critic on it."""
+    """Load the base model and put the LoRA actor and the critic on it.
+
+    Seeds every RNG from ``run.seed`` first: the LoRA ``A`` matrices and the value head are random, and a
+    caller that builds the policy before a Trainer (an evaluation, a test) would otherwise start training
+    from an unseeded init that differs run to run while the zero-shot scores (``B = 0``) stay identical."""
+    seed_everything(cfg.run.seed)
     if cfg.model.threads:
         torch.set_num_threads(cfg.model.threads)
     loaded = load_model(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.cache_dir, seed=cfg.run.seed)

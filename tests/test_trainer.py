@@ -108,3 +108,27 @@ def test_training_survives_a_killed_simulator(tmp_path, caplog):
     assert "dropped its partial episode" in caplog.text
     episodes = [json.loads(x) for x in (tmp_path / "toy" / "episodes.jsonl").read_text().splitlines()]
     assert all(e["length"] == 3 for e in episodes)  # no truncated, half-dropped episode was logged
+
+
+def test_build_policy_starts_from_the_same_init_whatever_the_callers_rng(tmp_path):
+    """The LoRA A matrices and the value head are random: build_policy seeds them from run.seed, so a policy
+    built before a Trainer (as evaluations and the learning test do) trains from the same start every run."""
+    import torch
+
+    from agent_runtime.trainer import build_policy
+
+    def cfg_of(seed: int):  # the default model: unlike the tiny test models, loading it consumes no seed
+        return load_config("toy", [f"run.output_dir={tmp_path}", f"run.seed={seed}", "model.threads=2",
+                                   "model.name=smollm2-135m-instruct", "lora.top_layers=2"])
+
+    cfg = cfg_of(3)
+    torch.manual_seed(123)
+    a = build_policy(cfg)
+    torch.rand(1000)  # the caller's RNG moves on
+    b = build_policy(cfg)
+    wa = {n: p.detach().clone() for n, p in a.named_parameters() if p.requires_grad}
+    wb = {n: p.detach() for n, p in b.named_parameters() if p.requires_grad}
+    assert wa.keys() == wb.keys() and any("lora_A" in n for n in wa) and any("value_head" in n for n in wa)
+    assert all(torch.equal(wa[n], wb[n]) for n in wa)
+    c = build_policy(cfg_of(4))
+    assert not all(torch.equal(wa[n], p.detach()) for n, p in c.named_parameters() if n in wa)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# BabyAI-Text GoToLocal (issue 13): LLM-PPO with the configs' recipe against GLAM's symbolic baseline (PPO-MLP on
+# minigrid's symbolic observation: the 7x7x3 egocentric view and the direction, the same six actions) and random.
+# Usage (from the repo root): bash docs/results/babyai/gotolocal.sh [LLM_DECISIONS] [LLM_SEEDS...]
+# The baselines run first (a minute or two each); the LLM runs go side by side, one torch thread each.
+set -euo pipefail
+N=${1:-1536}; shift || true; SEEDS=("${@:-1}")
+OUT=docs/results/babyai; LOGS=runs/babyai; mkdir -p $LOGS
+CFG=babyai-gotolocal
+for s in 1 2 3; do
+  [ -s $LOGS/random-s$s.jsonl ] || python -m agent_runtime.baselines random --config $CFG --decisions 30000 --seed $s --out $LOGS/random-s$s.jsonl
+  [ -s $LOGS/ppo-mlp-s$s.jsonl ] || python -m agent_runtime.baselines ppo-mlp --config $CFG --decisions 30000 --seed $s --out $LOGS/ppo-mlp-s$s.jsonl
+done
+pids=()
+for s in "${SEEDS[@]}"; do
+  python -m agent_runtime.cli run --config $CFG --name llm-s$s --seed $s --set env.seed=$s --total-decisions "$N" \
+    --set run.output_dir=$LOGS --set run.progress=false --set model.threads=1 --set checkpoint.every=4 \
+    > $LOGS/llm-s$s.log 2>&1 &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+for s in "${SEEDS[@]}"; do cp $LOGS/llm-s$s/episodes.jsonl $LOGS/llm-ppo-s$s.jsonl; done
+python docs/results/overcooked/plot.py $LOGS $OUT "BabyAI GoToLocal"
