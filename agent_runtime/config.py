@@ -129,6 +129,9 @@ class GRPOSection(PolicyUpdateSection):
     group_size: int = 4  # episodes per start seed
     groups: int = 16  # start seeds per update
     scale: bool = True  # divide by the group's std
+    # decision: every decision counts the same, so a long episode weighs more than a short one;
+    # episode: each episode counts the same (GRPO's 1/|o_i|): its decisions share its weight
+    episode_weight: Literal["decision", "episode"] = "decision"
     norm_adv: bool = False  # the group already normalises
 
 

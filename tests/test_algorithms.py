@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from agent_runtime.algos.base import make_algorithm
-from agent_runtime.algos.grpo import group_advantages
+from agent_runtime.algos.grpo import group_advantages, per_decision
 from agent_runtime.algos.ppo import PPO
 from agent_runtime.checkpoint import CheckpointError, find_checkpoint, load_checkpoint
 from agent_runtime.config import PPOSection, load_config
@@ -36,6 +36,16 @@ def test_group_advantages_compare_each_return_with_its_group():
     assert adv[2] == adv[3] == 0.0  # equal returns: no signal
     assert adv[4] == 0.0  # a group of one: no baseline, no signal
     assert group_advantages([2.0, 0.0], [1, 1], scale=False) == [1.0, -1.0]
+
+
+def test_per_decision_weights_decisions_or_episodes_equally():
+    # a short success (+1, 2 decisions) and a long failure (-1, 6 decisions)
+    plain = per_decision([1.0, -1.0], [2, 6])
+    assert plain == [1.0] * 2 + [-1.0] * 6  # the failure carries 3x the success's weight
+    equal = per_decision([1.0, -1.0], [2, 6], "episode")
+    assert len(equal) == 8 and sum(equal[:2]) == pytest.approx(-sum(equal[2:])) == pytest.approx(4.0)  # equal weight
+    with pytest.raises(ValueError, match="grpo.episode_weight"):
+        per_decision([1.0], [1], "token")
 
 
 @pytest.mark.slow

@@ -35,6 +35,18 @@ def group_advantages(returns: list[float], groups: list[Any], scale: bool = True
     return out
 
 
+def per_decision(advantages: list[float], lengths: list[int], weight: str = "decision") -> list[float]:
+    """Each episode's advantage repeated over its decisions. ``weight="episode"`` scales an episode's by
+    ``mean length / its length``, so that every episode carries the same total weight in the loss's mean."""
+    if weight not in ("decision", "episode"):
+        raise ValueError(f"grpo.episode_weight: {weight!r} is not one of ('decision', 'episode')")
+    mean_len = float(np.mean(lengths)) if lengths else 0.0
+    out: list[float] = []
+    for a, n in zip(advantages, lengths):
+        out += [a * (mean_len / n if weight == "episode" else 1.0)] * n
+    return out
+
+
 class GroupRelative(ClippedPolicyUpdate):
     """Critic-free policy optimisation with group-relative episode advantages."""
 
@@ -58,7 +70,7 @@ class GroupRelative(ClippedPolicyUpdate):
             return {}
         adv = group_advantages([e.record["return"] for e in eps], [e.seed for e in eps], self.settings.scale)
         flat = [t for e in eps for t in e.transitions]
-        per_step = [a for e, a in zip(eps, adv) for _ in e.transitions]
+        per_step = per_decision(adv, [len(e.transitions) for e in eps], self.settings.episode_weight)
         batch = Batch.of(flat, per_step, [0.0] * len(flat))
         self.policy.train()
         try:

@@ -46,6 +46,12 @@ case $name in
             --set grpo.update_epochs=4 --set grpo.minibatch_size=16 --set grpo.micro_batch_size=16
             --set grpo.target_kl=0.02 --set grpo.kl_stop=epoch --set grpo.anneal_lr=false
             "${FAST[@]}") ;;
+  # G6e: G6m with each episode weighted equally (grpo.episode_weight episode: a long failing episode no longer
+  #      outweighs a short success) and groups of 4 (about twice the updates in the same budget)
+  G6e) cfg=(--set run.algorithm=grpo --set grpo.groups=1 --set grpo.group_size=4 --set grpo.lr_actor=5e-4
+            --set grpo.update_epochs=4 --set grpo.minibatch_size=16 --set grpo.micro_batch_size=16
+            --set grpo.target_kl=0.02 --set grpo.kl_stop=epoch --set grpo.anneal_lr=false
+            --set grpo.episode_weight=episode "${FAST[@]}") ;;
   # A + exploration: 5% uniform mixture over the valid skills
   Ae) cfg=(--set ppo.lr_actor=1e-3 --set ppo.update_epochs=2 --set ppo.target_kl=0.02 --set ppo.kl_stop=epoch
            --set ppo.kl_target=0.003 --set ppo.lr_actor_max=5e-3 --set ppo.value_warmup_updates=1 --set ppo.anneal_lr=false
