@@ -46,5 +46,6 @@ pids=()
 for pid in "${pids[@]}"; do wait "$pid"; done
 [ -s $OUT/eval-guided-$N.json ] || timed eval-guided-$N $AR eval --config crafter-guided "${E[@]}" "${GUIDE[@]}" \
   --policy checkpoint --checkpoint $RUNS/guided-$N --json $OUT/eval-guided-$N.json
-python docs/results/crafter/table.py $OUT/eval-baselines.json $OUT/eval-ppo-$N.json $OUT/eval-guided-$N.json \
-  --updates $RUNS/guided-$N/logs/updates.jsonl
+PYTHONPATH=. python docs/results/crafter/table.py $OUT/eval-baselines.json $OUT/eval-ppo-$N.json $OUT/eval-guided-$N.json \
+  --updates $RUNS/guided-$N/updates.jsonl --runs $RUNS/ppo-$N $RUNS/guided-$N \
+  | tee $OUT/table-$N.md
