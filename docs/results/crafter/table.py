@@ -63,7 +63,9 @@ def main() -> None:
         for r in data["results"]:
             name = r["policy"] if r["policy"] != "checkpoint" else Path(path).stem.removeprefix("eval-")
             rows.append((name, r))
-    print("| policy | episodes | Crafter score (%) | 95% bootstrap | one achievement less | reward | decisions per episode |")
+    print(
+        "| policy | episodes | Crafter score (%) | 95% bootstrap | one achievement less | reward | decisions per episode |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name, r in rows:
         u = r["achievements_unlocked"]
