@@ -44,8 +44,9 @@ pids=()
 [ -s $OUT/eval-ppo-$N.json ] || { timed eval-ppo-$N $AR eval --config crafter "${E[@]}" --policy checkpoint \
   --checkpoint $RUNS/ppo-$N --json $OUT/eval-ppo-$N.json & pids+=($!); }
 for pid in "${pids[@]}"; do wait "$pid"; done
-[ -s $OUT/eval-guided-$N.json ] || timed eval-guided-$N $AR eval --config crafter-guided "${E[@]}" "${GUIDE[@]}" \
-  --policy checkpoint --checkpoint $RUNS/guided-$N --json $OUT/eval-guided-$N.json
+# DEBUG: the log holds each guide reply (agent_runtime.guidance), one line each (COLUMNS: no wrapping).
+[ -s $OUT/eval-guided-$N.json ] || COLUMNS=4000 timed eval-guided-$N $AR eval --config crafter-guided "${E[@]}" \
+  "${GUIDE[@]}" --log-level DEBUG --policy checkpoint --checkpoint $RUNS/guided-$N --json $OUT/eval-guided-$N.json
 PYTHONPATH=. python docs/results/crafter/table.py $OUT/eval-baselines.json $OUT/eval-ppo-$N.json $OUT/eval-guided-$N.json \
   --updates $RUNS/guided-$N/updates.jsonl --runs $RUNS/ppo-$N $RUNS/guided-$N \
   | tee $OUT/table-$N.md
