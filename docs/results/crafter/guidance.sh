@@ -48,5 +48,5 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 [ -s $OUT/eval-guided-$N.json ] || COLUMNS=4000 timed eval-guided-$N $AR eval --config crafter-guided "${E[@]}" \
   "${GUIDE[@]}" --log-level DEBUG --policy checkpoint --checkpoint $RUNS/guided-$N --json $OUT/eval-guided-$N.json
 PYTHONPATH=. python docs/results/crafter/table.py $OUT/eval-baselines.json $OUT/eval-ppo-$N.json $OUT/eval-guided-$N.json \
-  --updates $RUNS/guided-$N/updates.jsonl --runs $RUNS/ppo-$N $RUNS/guided-$N \
+  --updates $RUNS/guided-$N/updates.jsonl --runs $RUNS/ppo-$N $RUNS/guided-$N --guide-log $RUNS/eval-guided-$N.log \
   | tee $OUT/table-$N.md

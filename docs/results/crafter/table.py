@@ -8,12 +8,16 @@ Prints Markdown. Each EVAL.json is what `agent-runtime eval --json` writes (with
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import random
+import re
+from collections import Counter
 from pathlib import Path
 
 from agent_runtime.metrics import achievement_score
 from bridges.crafter.score import ACHIEVEMENTS
+from skills.crafter_guidance import parse_subgoal
 
 BOOT = 2000
 
@@ -55,6 +59,7 @@ def main() -> None:
     ap.add_argument("evals", nargs="+")
     ap.add_argument("--updates", nargs="*", default=[])
     ap.add_argument("--runs", nargs="*", default=[], help="run folders: the score over their training episodes")
+    ap.add_argument("--guide-log", nargs="*", default=[], help="DEBUG logs of agent_runtime.guidance: what it named")
     args = ap.parse_args()
     rng = random.Random(0)
     rows = []
@@ -104,6 +109,21 @@ def main() -> None:
         u = [sorted(a for a, n in e["achievements"].items() if n > 0) for e in eps]
         ret = sum(e["return"] for e in eps) / len(eps)
         print(f"- training episodes of {run}: {len(eps)}, Crafter score {score(u):.2f}, mean reward {ret:.2f}")
+    for path in args.guide_log:
+        guide_replies(path)
+
+
+GUIDE_LINE = re.compile(r"guide ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\") -> ")
+
+
+def guide_replies(path: str) -> None:
+    """What the guide's replies named (from agent_runtime.guidance's DEBUG lines), and a few of them."""
+    replies = [ast.literal_eval(m.group(1)) for m in map(GUIDE_LINE.search, open(path)) if m]
+    named = Counter(parse_subgoal(r) for r in replies)
+    hits = len(replies) - named.pop(None, 0)
+    print(f"- guide replies in {path}: {len(replies)}, {hits} named an achievement: {dict(named.most_common())}")
+    for r in list(dict.fromkeys(replies))[:5]:
+        print(f"  - {r!r}")
 
 
 if __name__ == "__main__":
