@@ -43,6 +43,16 @@ def one_less(unlocked: list[list[str]]) -> float:
     return worst
 
 
+def one_more(unlocked: list[list[str]]) -> float:
+    """The largest rise of the score when one episode unlocks one achievement more."""
+    base, best = score(unlocked), 0.0
+    for a in ACHIEVEMENTS:
+        i = next((i for i, u in enumerate(unlocked) if a not in u), None)
+        if i is not None:
+            best = max(best, score(unlocked[:i] + [unlocked[i] + [a]] + unlocked[i + 1 :]) - base)
+    return best
+
+
 def paired(a: list[list[str]], b: list[list[str]], rng: random.Random) -> tuple[float, float, float]:
     """score(b) - score(a) on the same seeds, and its bootstrap interval (seeds resampled together)."""
     n = len(a)
@@ -69,14 +79,14 @@ def main() -> None:
             name = r["policy"] if r["policy"] != "checkpoint" else Path(path).stem.removeprefix("eval-")
             rows.append((name, r))
     print(
-        "| policy | episodes | Crafter score (%) | 95% bootstrap | one achievement less | reward | decisions per episode |"
+        "| policy | episodes | Crafter score (%) | 95% bootstrap | one achievement less / more | reward | decisions per episode |"
     )
     print("|---|---|---|---|---|---|---|")
     for name, r in rows:
         u = r["achievements_unlocked"]
         lo, hi = bootstrap(u, rng)
         print(
-            f"| {name} | {r['episodes']} | {score(u):.2f} | {lo:.2f}-{hi:.2f} | -{one_less(u):.2f} "
+            f"| {name} | {r['episodes']} | {score(u):.2f} | {lo:.2f}-{hi:.2f} | -{one_less(u):.2f} / +{one_more(u):.2f} "
             f"| {r['mean_return']:.2f} | {r['mean_length']:.1f} |"
         )
     print("\nEpisodes (of each policy's) that unlocked each achievement (achievements no policy unlocked left out):\n")
