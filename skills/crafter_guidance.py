@@ -64,12 +64,15 @@ GUIDE_SYSTEM = (
 )
 
 
+ARTICLES = re.compile(r" (?:a|an|the|some|more)(?= )")  # "collect a stone" names collect stone
+
+
 def _norm(text: str) -> str:
-    return " " + re.sub(r"[^a-z]+", " ", text.lower().replace("wooden", "wood")).strip() + " "
+    return ARTICLES.sub("", " " + re.sub(r"[^a-z]+", " ", text.lower().replace("wooden", "wood")).strip() + " ")
 
 
 _PHRASES: list[tuple[str, str]] = sorted(
-    ((f" {' '.join(p.split())} ", a) for a, ps in SYNONYMS.items() for p in ps + (a.replace("_", " "),)),
+    ((_norm(p), a) for a, ps in SYNONYMS.items() for p in ps + (a.replace("_", " "),)),
     key=lambda pa: -len(pa[0]),
 )
 

@@ -59,6 +59,9 @@ def embedder() -> Embedder:
         ("eat cow", "eat_cow"),
         ("stone pickaxe first", "make_stone_pickaxe"),  # the longer phrase wins over 'stone'
         ("It is dark; go to sleep", "wake_up"),
+        ("collect a stone.", "collect_stone"),  # articles do not hide an achievement (the 135M guide's wording)
+        ("place the crafting table", "place_table"),
+        ("improve their skills in the game of Crafter.", None),
         ("", None),
         ("\n\n\n", None),
         ("the player is doing fine", None),
