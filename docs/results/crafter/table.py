@@ -108,12 +108,12 @@ def main() -> None:
     for name, r in rows:
         if "guidance_queries" in r:
             q, f = r["guidance_queries"], r["guidance_fallbacks"]
-            print(f"- guide in evaluation ({name}): named an achievement in {q - f} of {q} queries")
+            print(f"- guide in evaluation ({name}): named an achievement in {q - f} of {q} queries (not a fallback)")
     for path in args.updates:
         ups = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
         last = [u for u in ups if "guidance_queries" in u][-1]
         q, f = int(last["guidance_queries"]), int(last["guidance_fallbacks"])
-        print(f"- guide in training ({path}): named an achievement in {q - f} of {q} queries")
+        print(f"- guide in training ({path}): named an achievement in {q - f} of {q} queries (not a fallback)")
     for run in args.runs:
         eps = [json.loads(line) for line in (Path(run) / "episodes.jsonl").read_text().splitlines() if line.strip()]
         u = [sorted(a for a, n in e["achievements"].items() if n > 0) for e in eps]
@@ -131,7 +131,10 @@ def guide_replies(path: str) -> None:
     replies = [ast.literal_eval(m.group(1)) for m in map(GUIDE_LINE.search, open(path)) if m]
     named = Counter(parse_subgoal(r) for r in replies)
     hits = len(replies) - named.pop(None, 0)
-    print(f"- guide replies in {path}: {len(replies)}, {hits} named an achievement: {dict(named.most_common())}")
+    print(
+        f"- guide replies in {path}: {len(replies)}; read by this checkout's parse_subgoal, {hits} name an "
+        f"achievement: {dict(named.most_common())}"
+    )
     for r in list(dict.fromkeys(replies))[:5]:
         print(f"  - {r!r}")
 
