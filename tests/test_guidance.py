@@ -61,6 +61,7 @@ def embedder() -> Embedder:
         ("It is dark; go to sleep", "wake_up"),
         ("collect a stone.", "collect_stone"),  # articles do not hide an achievement (the 135M guide's wording)
         ("place the crafting table", "place_table"),
+        ("collect a stone sword.", "make_stone_sword"),  # a phrase read with its article comes first
         ("improve their skills in the game of Crafter.", None),
         ("", None),
         ("\n\n\n", None),
