@@ -25,6 +25,7 @@ class EvalResult:
     policy: str
     episodes: list[dict[str, Any]]
     dropped: int = 0  # episodes lost to a crashed simulator (not counted)
+    guidance: dict[str, int] | None = None  # RLAdapter guide queries and fallbacks (sub-goal text named none)
 
     @property
     def success_rate(self) -> float | None:
@@ -47,6 +48,10 @@ class EvalResult:
         achievements = [e["achievements"] for e in self.episodes if "achievements" in e]
         if achievements:
             out["achievement_score"] = achievement_score(achievements)
+            # Per episode, the achievements it unlocked (for per-achievement counts and a bootstrap over episodes).
+            out["achievements_unlocked"] = [sorted(a for a, n in e.items() if n > 0) for e in achievements]
+        if self.guidance is not None:
+            out.update({f"guidance_{k}": v for k, v in self.guidance.items()})
         return out
 
 
@@ -91,10 +96,11 @@ def evaluate(
     try:
         collector = Collector(venv, actor, PromptBuilder(cfg.prompt.template), guide=guide, greedy=greedy)
         episodes = [e.record for e in collector.episodes_from(seeds)]
+        counts = {"queries": guide.queries, "fallbacks": guide.fallbacks} if guide else None
     finally:
         venv.close()
         if guide:
             guide.close()
     if collector.dropped:
         log.warning("%s: %d of %d episodes dropped (a simulator crashed)", policy_kind, collector.dropped, len(seeds))
-    return EvalResult(policy_kind, episodes, collector.dropped)
+    return EvalResult(policy_kind, episodes, collector.dropped, counts)

@@ -64,6 +64,9 @@ GUIDE_SYSTEM = (
 )
 
 
+ARTICLES = re.compile(r" (?:a|an|the|some|more)(?= )")
+
+
 def _norm(text: str) -> str:
     return " " + re.sub(r"[^a-z]+", " ", text.lower().replace("wooden", "wood")).strip() + " "
 
@@ -74,15 +77,20 @@ _PHRASES: list[tuple[str, str]] = sorted(
 )
 
 
-def parse_subgoal(text: str) -> str | None:
-    """The achievement that free text names first (longest phrase wins at a position), or None."""
-    t = _norm(text)
+def _first(t: str) -> str | None:
     best: tuple[int, int, str] | None = None  # (position, -length, achievement)
     for phrase, ach in _PHRASES:
         pos = t.find(phrase)
         if pos >= 0 and (best is None or (pos, -len(phrase)) < best[:2]):
             best = (pos, -len(phrase), ach)
     return best[2] if best else None
+
+
+def parse_subgoal(text: str) -> str | None:
+    """The achievement that free text names first (longest phrase wins at a position), or None; failing
+    that, the same with the articles left out ("collect a stone": collect stone)."""
+    t = _norm(text)
+    return _first(t) or _first(ARTICLES.sub("", t))
 
 
 def open_achievements(unlocked: dict[str, int] | None) -> list[str]:

@@ -59,6 +59,10 @@ def embedder() -> Embedder:
         ("eat cow", "eat_cow"),
         ("stone pickaxe first", "make_stone_pickaxe"),  # the longer phrase wins over 'stone'
         ("It is dark; go to sleep", "wake_up"),
+        ("collect a stone.", "collect_stone"),  # articles do not hide an achievement (the 135M guide's wording)
+        ("place the crafting table", "place_table"),
+        ("collect a stone sword.", "make_stone_sword"),  # a phrase read with its article comes first
+        ("improve their skills in the game of Crafter.", None),
         ("", None),
         ("\n\n\n", None),
         ("the player is doing fine", None),
@@ -295,3 +299,34 @@ def test_full_cycle_with_the_default_model():
     assert all(len(a.split()) >= 3 for a in g.last_analysis), g.last_analysis
     assert len(g.data) == 2
     assert math.isfinite(g.after_update(1)["guidance_sft_loss"])
+
+
+def test_evaluation_counts_the_guides_named_achievements(monkeypatch):
+    """`eval` with guidance says how many guide replies named an achievement (queries - fallbacks)."""
+    from agent_runtime.evaluate import EvalResult, evaluate
+
+    replies: list[str] = []
+
+    class Alternating:  # every other reply names an achievement; the rest falls back
+        def chat(self, batch):
+            for _ in batch:
+                replies.append("Keep going." if len(replies) % 2 else "Place a crafting table.")
+            return replies[-len(batch) :]
+
+    monkeypatch.setattr(Guidance, "_make_guide", lambda self, cfg, seed: Alternating())
+    cfg = load_config(
+        "toy",
+        ["model.name=tiny", "run.progress=false", "env.in_process=true", "env.options.steps=4", "env.num_envs=2",
+         "guidance.enabled=true", "guidance.every=2", "guidance.max_new_tokens=4",
+         "prompt.template='Sub-goal: {subgoal}. {text}'"],
+    )  # fmt: skip
+    s = evaluate(cfg, "zero-shot", [1, 2, 3]).summary()
+    named = sum(r.startswith("Place") for r in replies)
+    assert s["guidance_queries"] == len(replies) >= 6  # each episode's start, then every 2 decisions
+    assert s["guidance_fallbacks"] == len(replies) - named and 0 < named < len(replies)
+    plain = load_config("toy", ["model.name=tiny", "env.in_process=true", "env.options.steps=4"])
+    assert "guidance_queries" not in evaluate(plain, "random", [1]).summary()  # no guide, no counts
+    # Crafter records: per episode, the achievements it unlocked.
+    eps = [{"return": 1.0, "length": 3, "achievements": {"collect_wood": 2, "place_table": 0}},
+           {"return": 0.0, "length": 5, "achievements": {"collect_wood": 0, "place_table": 1}}]  # fmt: skip
+    assert EvalResult("random", eps).summary()["achievements_unlocked"] == [["collect_wood"], ["place_table"]]
