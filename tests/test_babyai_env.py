@@ -11,6 +11,7 @@ from pathlib import Path
 
 import msgpack
 import pytest
+from _procs import stop_process
 
 pytest.importorskip("minigrid")
 
@@ -257,8 +258,7 @@ def test_served_by_a_real_bridge_process(tmp_path):
         finally:
             vec.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
 
 
 def test_configs_pass_the_runtime_schema():

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _procs import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,8 +119,7 @@ def test_wrong_environment_count_on_connect(tmp_path):
         one_line_exit_2(out, "host 2 environments", "num_envs=3")
         assert not list((tmp_path / "runs").iterdir()), "a failed start leaves no run folder behind"
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_process(server)
 
 
 def test_task_names_in_the_forms_the_docs_use():

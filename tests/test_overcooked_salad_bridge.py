@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from _procs import stop_process
 
 from bridges.launch import make_vec_env
 from bridges.overcooked import SaladEnv, make_env
@@ -79,8 +80,7 @@ def test_python_dash_m_bridges_overcooked_serves(tmp_path):
         finally:
             venv.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
 
 
 # ---- rendering --------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _procs import stop_process
 
 from agent_runtime.config import ConfigError, load_config
 from bridges.gym_adapter import GymSkillEnv
@@ -181,8 +182,7 @@ def test_serve_gym_cli_serves_a_registered_id(tmp_path) -> None:
         finally:
             venv.close()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
 
 
 def test_a_macro_skill_runs_several_primitive_steps_and_reports_k(monkeypatch) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import zmq
+from _procs import stop_process
 from textual.geometry import Region
 
 from bridges import telemetry_wire as wire
@@ -91,12 +92,7 @@ class FakeRuntime:
     def stop(self) -> None:
         self._stop.set()
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc, 5)
         self._thread_join()
         shutil.rmtree(self.dir, ignore_errors=True)
 

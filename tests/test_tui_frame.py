@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _procs import stop_process
 from rich.console import Console
 
 from tui.app import RuntimeApp
@@ -81,8 +82,7 @@ def test_the_tui_shows_the_salad_kitchen_of_a_real_runtime() -> None:
     try:
         svg = asyncio.run(go())
     finally:
-        proc.terminate()
-        proc.wait(20)
+        stop_process(proc, 20)
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
     # The kitchen's colours (bridges/overcooked/render.py) are on the screen: floor, counter, the agent.
