@@ -11,6 +11,9 @@ for s in 1 2 3; do
   [ -s $LOGS/random-s$s.jsonl ] || python -m agent_runtime.baselines random --config $CFG --decisions 30000 --seed $s --out $LOGS/random-s$s.jsonl
   [ -s $LOGS/ppo-mlp-s$s.jsonl ] || python -m agent_runtime.baselines ppo-mlp --config $CFG --decisions 30000 --seed $s --out $LOGS/ppo-mlp-s$s.jsonl
 done
+# The zero-shot model (sampling, no training), a shorter budget: every decision is an LLM forward.
+[ -s $LOGS/zero-shot-s1.jsonl ] || python -m agent_runtime.baselines zero-shot --config $CFG --decisions 768 --seed 1 \
+  --set model.threads=1 --out $LOGS/zero-shot-s1.jsonl
 pids=()
 for s in "${SEEDS[@]}"; do
   python -m agent_runtime.cli run --config $CFG --name llm-s$s --seed $s --set env.seed=$s --total-decisions "$N" \

@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-METHODS = ["llm-ppo", "ppo-mlp", "saycan", "random"]
+METHODS = ["llm-ppo", "ppo-mlp", "saycan", "zero-shot", "random"]
 
 
 def load(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
