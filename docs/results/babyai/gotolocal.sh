@@ -24,3 +24,8 @@ done
 for pid in "${pids[@]}"; do wait "$pid"; done
 for s in "${SEEDS[@]}"; do cp $LOGS/llm-s$s/episodes.jsonl $LOGS/llm-ppo-s$s.jsonl; done
 python docs/results/overcooked/plot.py $LOGS $OUT "BabyAI GoToLocal"
+# The last checkpoint on the 12 fixed evaluation seeds of run.sh's eval-sampled.json (random, zero-shot there).
+for s in "${SEEDS[@]}"; do
+  python -m agent_runtime.cli eval --config $CFG --episodes 12 --sample --policy checkpoint --checkpoint $LOGS/llm-s$s \
+    --set model.threads=2 --json $OUT/eval-recipe-s$s.json
+done
