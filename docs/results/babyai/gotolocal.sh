@@ -4,6 +4,7 @@
 # Usage (from the repo root): bash docs/results/babyai/gotolocal.sh [LLM_DECISIONS] [LLM_SEEDS...]
 # The baselines run first (a minute or two each); the LLM runs go side by side, one torch thread each.
 set -euo pipefail
+source docs/results/common.sh
 N=${1:-1536}; shift || true; SEEDS=("${@:-1}")
 OUT=docs/results/babyai; LOGS=runs/babyai; mkdir -p $LOGS
 CFG=babyai-gotolocal
@@ -14,15 +15,7 @@ done
 # The zero-shot model (sampling, no training), a shorter budget: every decision is an LLM forward.
 [ -s $LOGS/zero-shot-s1.jsonl ] || python -m agent_runtime.baselines zero-shot --config $CFG --decisions 768 --seed 1 \
   --set model.threads=1 --out $LOGS/zero-shot-s1.jsonl
-pids=()
-for s in "${SEEDS[@]}"; do
-  python -m agent_runtime.cli run --config $CFG --name llm-s$s --seed $s --set env.seed=$s --total-decisions "$N" \
-    --set run.output_dir=$LOGS --set run.progress=false --set model.threads=1 --set checkpoint.every=4 \
-    > $LOGS/llm-s$s.log 2>&1 &
-  pids+=($!)
-done
-for pid in "${pids[@]}"; do wait "$pid"; done
-for s in "${SEEDS[@]}"; do cp $LOGS/llm-s$s/episodes.jsonl $LOGS/llm-ppo-s$s.jsonl; done
+llm_seeds $CFG "$N" $LOGS "${SEEDS[@]}"
 python docs/results/overcooked/plot.py $LOGS $OUT "BabyAI GoToLocal"
 # The last checkpoint on the 12 fixed evaluation seeds of run.sh's eval-sampled.json (random, zero-shot there).
 for s in "${SEEDS[@]}"; do
